@@ -1,0 +1,83 @@
+#include "core/context.h"
+
+#include "core/cuda_api.h"
+#include "core/error.h"
+
+namespace ember {
+
+// Ops implemented with CUDA libraries create the cuBLAS handle through this
+// hook (defined in kernels/cublas_handle.cu for CUDA builds).
+void* create_cublas_handle();
+void destroy_cublas_handle(void* h);
+
+namespace {
+class CudaAllocator final : public Allocator {
+ public:
+  Device device() const override { return Device::CUDA; }
+
+ protected:
+  void* raw_allocate(size_t bytes) override { return cuda_api::malloc_device(bytes); }
+  void raw_deallocate(void* p) override { cuda_api::free_device(p); }
+};
+}  // namespace
+
+Context& Context::get() {
+  static Context ctx;
+  return ctx;
+}
+
+Context::Context()
+    : cpu_(new HostAllocator(Device::CPU)), emu_(new HostAllocator(Device::EMU)) {}
+
+Context::~Context() {
+#if defined(EMBER_WITH_CUDA)
+  if (cublas_) destroy_cublas_handle(cublas_);
+#endif
+}
+
+bool Context::cuda_available() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (cuda_state_ < 0) {
+    cuda_state_ = cuda_api::device_available(&cuda_reason_) ? 1 : 0;
+    if (cuda_state_ == 1) cuda_.reset(new CudaAllocator());
+  }
+  return cuda_state_ == 1;
+}
+
+std::string Context::cuda_unavailable_reason() {
+  return cuda_available() ? std::string() : cuda_reason_;
+}
+
+bool Context::emu_available() const {
+#if defined(EMBER_WITH_EMU)
+  return true;
+#else
+  return false;
+#endif
+}
+
+Allocator& Context::allocator(Device d) {
+  switch (d) {
+    case Device::CPU: return *cpu_;
+    case Device::EMU:
+      EMBER_CHECK(emu_available(), "device 'emu' requested but ember was built with EMBER_EMULATOR=OFF");
+      return *emu_;
+    case Device::CUDA:
+      EMBER_CHECK(cuda_available(), "device 'cuda' requested but no GPU is usable: " << cuda_reason_);
+      return *cuda_;
+  }
+  EMBER_FAIL("unknown device");
+}
+
+void* Context::cublas_handle() {
+  EMBER_CHECK(cuda_available(), "cuBLAS requested but no GPU is usable: " << cuda_reason_);
+#if defined(EMBER_WITH_CUDA)
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!cublas_) cublas_ = create_cublas_handle();
+  return cublas_;
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace ember

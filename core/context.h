@@ -1,0 +1,49 @@
+// The explicit context object: the only process-wide mutable state of ember.
+//
+// It owns one Allocator per device (and with them the memory counters) and
+// the lazily created cuBLAS handle. Everything else (RNG state, parameters,
+// graphs, optimizer state) is owned by the objects the caller creates.
+// Thread safety: allocators are internally locked; the cuBLAS handle is
+// created once under a lock and used on the default stream.
+#pragma once
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/allocator.h"
+#include "core/dtype.h"
+
+namespace ember {
+
+class Context {
+ public:
+  static Context& get();
+
+  // Allocator for a device. Device::CUDA throws ember::Error when no GPU is
+  // usable, naming the reason (e.g. "cudaGetDeviceCount failed: ...").
+  Allocator& allocator(Device d);
+
+  // True when the CUDA backend is compiled in and a GPU is present.
+  bool cuda_available();
+  // Why CUDA is not available ("" when it is).
+  std::string cuda_unavailable_reason();
+  // True when the emulated CUDA backend (Device::EMU) is compiled in.
+  bool emu_available() const;
+
+  // cublasHandle_t, created on first use (CUDA builds with a GPU only).
+  void* cublas_handle();
+
+ private:
+  Context();
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  std::mutex mu_;
+  std::unique_ptr<Allocator> cpu_, emu_, cuda_;
+  int cuda_state_ = -1;  // -1 unknown, 0 unavailable, 1 available
+  std::string cuda_reason_;
+  void* cublas_ = nullptr;
+};
+
+}  // namespace ember
