@@ -33,4 +33,9 @@ namespace detail {
     }                                                            \
   } while (0)
 
-#define EMBER_FAIL(msg) EMBER_CHECK(false, msg)
+#define EMBER_FAIL(msg)                                                        \
+  do {                                                                         \
+    std::ostringstream ember_fail_os_;                                         \
+    ember_fail_os_ << msg;                                                     \
+    ::ember::detail::throw_error(__FILE__, __LINE__, ember_fail_os_.str());    \
+  } while (0)

@@ -1,0 +1,13 @@
+// Row indexing: gather (index_select) and scatter-add (index_add), and
+// column-block copies (concat along columns and its adjoint).
+#pragma once
+#include "kernels/backend.h"
+
+EMBER_DECLARE_BACKENDS(
+    // out[r, :] = x[idx[r], :]; idx int32 or int64, values in [0, x.rows).
+    void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out);
+    // out[idx[r], :] += src[r, :]; duplicates accumulate.
+    void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out);
+    // dst[:, dst_col + j] = src[:, src_col + j] for j < ncols (same row count).
+    void copy_columns(const Tensor& src, int64_t src_col, Tensor& dst, int64_t dst_col,
+                      int64_t ncols);)

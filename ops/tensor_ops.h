@@ -1,0 +1,54 @@
+// Tensor-level functional API: validates arguments, allocates the result on
+// the input's device and dispatches to the cpu / cuda / emu kernels. No
+// autograd here (see the Variable ops in ops/*.h); used by backward closures,
+// optimizers and inference code.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/tensor.h"
+#include "kernels/elementwise_math.h"
+
+namespace ember {
+namespace tensor {
+
+// a (op) b with b of a's shape, a row vector of a's last dim, or one element.
+Tensor binary(BinaryOp op, const Tensor& a, const Tensor& b);
+inline Tensor add(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Add, a, b); }
+inline Tensor sub(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Sub, a, b); }
+inline Tensor mul(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Mul, a, b); }
+inline Tensor div(const Tensor& a, const Tensor& b) { return binary(BinaryOp::Div, a, b); }
+Tensor scale(const Tensor& x, double alpha);
+// y = alpha * x + beta * y, in place on y.
+void axpby_(double alpha, const Tensor& x, double beta, Tensor& y);
+Tensor unary(UnaryOp op, const Tensor& x, double param = 0.0);
+Tensor unary_backward(UnaryOp op, const Tensor& x, const Tensor& gy, double param = 0.0);
+Tensor dropout(const Tensor& x, double p, uint64_t seed, uint64_t stream);
+
+// op(a) @ op(b) for 2-D tensors.
+Tensor matmul(const Tensor& a, const Tensor& b, bool trans_a = false, bool trans_b = false);
+
+Tensor sum_all(const Tensor& x);                  // shape [1]
+Tensor sum_axis(const Tensor& x, int axis);       // 2-D: axis 0 -> [n], axis 1 -> [m]
+Tensor broadcast_axis(const Tensor& g, int axis, int64_t m, int64_t n, double scale = 1.0);
+double sum_squares(const Tensor& x);              // host scalar
+
+// Row L2-normalisation; norms [m] receives max(||x_i||, eps).
+Tensor l2_normalize_rows(const Tensor& x, double eps, Tensor* norms);
+Tensor log_softmax_rows(const Tensor& x);
+
+Tensor gather_rows(const Tensor& x, const Tensor& idx);
+// out [num_rows, ...] zero-initialised, out[idx[r]] += src[r].
+Tensor scatter_add_rows(const Tensor& src, const Tensor& idx, int64_t num_rows);
+// Concatenation of 2-D tensors along axis 0 or 1.
+Tensor concat(const std::vector<Tensor>& parts, int axis);
+// Columns [begin, end) of a 2-D tensor, as a new contiguous tensor.
+Tensor slice_columns(const Tensor& x, int64_t begin, int64_t end);
+
+// Host value of a one-element tensor, as double.
+double scalar(const Tensor& x);
+// True when every element is finite (copies to the host for device tensors).
+bool all_finite(const Tensor& x);
+
+}  // namespace tensor
+}  // namespace ember
