@@ -1,0 +1,210 @@
+// Binary files that are never trusted: checksums, atomic writes, bounds-checked
+// reads. Shared by the graph cache, the HNSW index files and (other modules)
+// checkpoints.
+//
+//   checksum64 / Checksum64   XXH64-style 64-bit hash (own implementation)
+//   write_file_atomic         write `path.tmp.<pid>.<seq>`, fsync, rename
+//   BinaryWriter / Reader     typed put/get; every read is bounds-checked and
+//                             throws ember::Error naming the file and offset
+//   Container files           64-byte header (magic, version, payload size,
+//                             payload checksum, header checksum) + payload;
+//                             ContainerFileWriter streams and commits
+//                             atomically, ContainerFileReader validates the
+//                             header against the real file size before any
+//                             allocation and the checksum at finish().
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "core/error.h"
+
+namespace ember {
+
+// ---- checksums -----------------------------------------------------------------
+// One-shot 64-bit hash of a byte range (XXH64 algorithm, seed 0 by default).
+uint64_t checksum64(const void* data, size_t bytes, uint64_t seed = 0);
+
+// Incremental version: feeding the same bytes in any chunking gives the same
+// digest as checksum64.
+class Checksum64 {
+ public:
+  explicit Checksum64(uint64_t seed = 0);
+  void update(const void* data, size_t bytes);
+  uint64_t digest() const;
+  uint64_t total_bytes() const { return total_; }
+
+ private:
+  uint64_t v_[4];
+  uint64_t seed_, total_ = 0;
+  unsigned char buf_[32];
+  size_t buf_len_ = 0;
+};
+
+// ---- whole files ----------------------------------------------------------------
+// Writes bytes to `path` atomically: a reader sees the old file or the complete
+// new one, never a partial file. Throws ember::Error naming the path.
+void write_file_atomic(const std::string& path, const void* data, size_t bytes);
+inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
+  write_file_atomic(path, bytes.data(), bytes.size());
+}
+// Whole file into memory; throws naming the path when missing or unreadable.
+std::vector<uint8_t> read_file_bytes(const std::string& path);
+std::string read_file_text(const std::string& path);
+bool file_exists(const std::string& path);
+// File size in bytes, -1 when the file does not exist.
+int64_t file_size(const std::string& path);
+
+// ---- typed writers --------------------------------------------------------------
+class BinaryWriter {
+ public:
+  virtual ~BinaryWriter() = default;
+  virtual void write_bytes(const void* data, size_t bytes) = 0;
+
+  template <typename T> void put(const T& v) {
+    static_assert(std::is_trivially_copyable<T>::value, "put() needs a trivially copyable type");
+    write_bytes(&v, sizeof(T));
+  }
+  // u64 element count, then the elements.
+  template <typename T> void put_array(const T* p, size_t n) {
+    static_assert(std::is_trivially_copyable<T>::value, "put_array() needs a trivially copyable type");
+    put<uint64_t>(n);
+    if (n) write_bytes(p, n * sizeof(T));
+  }
+  template <typename T> void put_vector(const std::vector<T>& v) { put_array(v.data(), v.size()); }
+  void put_string(const std::string& s) { put_array(s.data(), s.size()); }
+};
+
+// Accumulates into memory; bytes() can then go to write_file_atomic.
+class MemoryWriter final : public BinaryWriter {
+ public:
+  void write_bytes(const void* data, size_t bytes) override;
+  const std::vector<uint8_t>& bytes() const { return bytes_; }
+  std::vector<uint8_t>& bytes() { return bytes_; }
+
+ private:
+  std::vector<uint8_t> bytes_;
+};
+
+// ---- typed readers --------------------------------------------------------------
+class BinaryReader {
+ public:
+  virtual ~BinaryReader() = default;
+  // Reads exactly `bytes` or throws ("truncated") naming source() and offset().
+  virtual void read_bytes(void* out, size_t bytes, const char* what) = 0;
+  virtual uint64_t remaining() const = 0;
+  virtual uint64_t offset() const = 0;
+  virtual const std::string& source() const = 0;
+
+  template <typename T> T get(const char* what) {
+    static_assert(std::is_trivially_copyable<T>::value, "get() needs a trivially copyable type");
+    T v;
+    read_bytes(&v, sizeof(T), what);
+    return v;
+  }
+  // Reads a u64 count and the elements. The count is checked against the bytes
+  // left (and max_count) BEFORE allocating, so a corrupted count cannot make
+  // the reader allocate more than the file holds.
+  template <typename T> std::vector<T> get_vector(const char* what, uint64_t max_count = UINT64_MAX) {
+    static_assert(std::is_trivially_copyable<T>::value, "get_vector() needs a trivially copyable type");
+    uint64_t n = get<uint64_t>(what);
+    check_count(n, sizeof(T), max_count, what);
+    std::vector<T> v(static_cast<size_t>(n));
+    if (n) read_bytes(v.data(), static_cast<size_t>(n) * sizeof(T), what);
+    return v;
+  }
+  std::string get_string(const char* what, uint64_t max_len = 1 << 20) {
+    auto v = get_vector<char>(what, max_len);
+    return std::string(v.begin(), v.end());
+  }
+  // Throws unless count * elem_size <= remaining() and count <= max_count.
+  void check_count(uint64_t count, size_t elem_size, uint64_t max_count, const char* what) const;
+};
+
+// Reads from a byte range (not owned). `source` names it in errors.
+class MemoryReader final : public BinaryReader {
+ public:
+  MemoryReader(const void* data, size_t bytes, std::string source);
+  void read_bytes(void* out, size_t bytes, const char* what) override;
+  uint64_t remaining() const override { return size_ - pos_; }
+  uint64_t offset() const override { return pos_; }
+  const std::string& source() const override { return source_; }
+
+ private:
+  const unsigned char* data_;
+  size_t size_, pos_ = 0;
+  std::string source_;
+};
+
+// ---- container files ------------------------------------------------------------
+// Layout (little-endian):
+//   0  char[8] magic   8 u32 format version   12 u32 header size (64)
+//   16 u64 payload bytes   24 u64 payload checksum64   32..55 reserved (0)
+//   56 u64 checksum64 of bytes 0..55
+//   64 payload
+constexpr size_t kContainerHeaderBytes = 64;
+
+// Streams a payload into `path.tmp.<pid>.<seq>`; commit() writes the header,
+// fsyncs and renames onto `path`. Destroying an uncommitted writer removes the
+// temporary file (the target path is untouched).
+class ContainerFileWriter final : public BinaryWriter {
+ public:
+  // magic: up to 8 characters (padded with zeros).
+  ContainerFileWriter(std::string path, const std::string& magic, uint32_t version);
+  ~ContainerFileWriter() override;
+  ContainerFileWriter(const ContainerFileWriter&) = delete;
+  ContainerFileWriter& operator=(const ContainerFileWriter&) = delete;
+  void write_bytes(const void* data, size_t bytes) override;
+  void commit();
+
+ private:
+  void flush_buffer();
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+  char magic_[8];
+  uint32_t version_;
+  Checksum64 hash_;
+  uint64_t payload_bytes_ = 0;
+  std::vector<unsigned char> buf_;
+};
+
+// Opens and validates a container file: size >= header, magic, header
+// checksum, version in [min_version, max_version], payload size == file size -
+// 64. Payload reads are bounds-checked and hashed; finish() throws unless the
+// whole payload was read and its checksum matches. Nothing read before
+// finish() returns may be trusted.
+class ContainerFileReader final : public BinaryReader {
+ public:
+  ContainerFileReader(std::string path, const std::string& magic, uint32_t min_version,
+                      uint32_t max_version);
+  ~ContainerFileReader() override;
+  ContainerFileReader(const ContainerFileReader&) = delete;
+  ContainerFileReader& operator=(const ContainerFileReader&) = delete;
+  void read_bytes(void* out, size_t bytes, const char* what) override;
+  uint64_t remaining() const override { return payload_bytes_ - pos_; }
+  uint64_t offset() const override { return kContainerHeaderBytes + pos_; }
+  const std::string& source() const override { return path_; }
+  uint32_t version() const { return version_; }
+  uint64_t payload_bytes() const { return payload_bytes_; }
+  void finish();
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  uint32_t version_ = 0;
+  uint64_t payload_bytes_ = 0, payload_checksum_ = 0, pos_ = 0;
+  Checksum64 hash_;
+};
+
+// One-shot helpers over the container format.
+void write_container_file(const std::string& path, const std::string& magic, uint32_t version,
+                          const void* payload, size_t bytes);
+std::vector<uint8_t> read_container_file(const std::string& path, const std::string& magic,
+                                         uint32_t min_version, uint32_t max_version,
+                                         uint32_t* version_out = nullptr);
+
+}  // namespace ember
