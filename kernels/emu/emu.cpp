@@ -715,8 +715,10 @@ int syncthreads_reduce(int kind, int pred, const char* file, int line) {
   L.bar_count += 1;
   L.bar_acc += pred;
   if (L.bar_count == L.live) {
+    // Release everybody and queue behind them, so that in the deterministic
+    // mode threads leave the barrier in thread order.
     release_barrier(L, &f);
-    if (L.opt.shuffle_warps) yield_now(L, f);
+    yield_now(L, f);
   } else {
     suspend(L, f);
     f.state = FState::kRunning;
