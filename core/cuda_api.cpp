@@ -59,14 +59,31 @@ std::string device_name() {
   return prop.name;
 }
 
+double time_ms_events(const std::function<void()>& fn) {
+  cudaEvent_t start, stop;
+  EMBER_CUDA_CHECK(cudaEventCreate(&start));
+  EMBER_CUDA_CHECK(cudaEventCreate(&stop));
+  EMBER_CUDA_CHECK(cudaDeviceSynchronize());
+  EMBER_CUDA_CHECK(cudaEventRecord(start));
+  fn();
+  EMBER_CUDA_CHECK(cudaEventRecord(stop));
+  EMBER_CUDA_CHECK(cudaEventSynchronize(stop));
+  float ms = 0.0f;
+  EMBER_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  return ms;
+}
+
 #else
 
+[[noreturn]] static void no_cuda() { EMBER_FAIL("ember was built without CUDA"); }
 bool built_with_cuda() { return false; }
+double time_ms_events(const std::function<void()>&) { no_cuda(); }
 bool device_available(std::string* why) {
   if (why) *why = "ember was built without CUDA (EMBER_CUDA=OFF or nvcc not found)";
   return false;
 }
-[[noreturn]] static void no_cuda() { EMBER_FAIL("ember was built without CUDA"); }
 void* malloc_device(size_t) { no_cuda(); }
 void free_device(void*) {}
 void copy(void*, const void*, size_t) { no_cuda(); }

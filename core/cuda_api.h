@@ -2,6 +2,7 @@
 // Built as real calls when EMBER_WITH_CUDA, as "not available" otherwise.
 #pragma once
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace ember {
@@ -20,6 +21,9 @@ void memset_device(void* p, int value, size_t bytes);
 void synchronize();
 // Name of the current device, "" when none.
 std::string device_name();
+// Milliseconds taken by fn() on the GPU's default stream, measured with CUDA
+// events (the work is synchronised before and after).
+double time_ms_events(const std::function<void()>& fn);
 
 }  // namespace cuda_api
 }  // namespace ember

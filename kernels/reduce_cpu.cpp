@@ -1,4 +1,6 @@
 // CPU reference for kernels/reduce.h. Sums accumulate in double.
+#include <algorithm>
+
 #include "kernels/reduce.h"
 
 namespace ember {
@@ -32,11 +34,15 @@ void sum_axis(const Tensor& x, int axis, Tensor& out) {
     const T* p = x.data<T>();
     T* o = out.data<T>();
     if (axis == 0) {
-_Pragma("omp parallel for schedule(static) if (m * n > 65536)")
-      for (int64_t j = 0; j < n; ++j) {
-        double s = 0.0;
-        for (int64_t i = 0; i < m; ++i) s += static_cast<double>(p[i * n + j]);
-        o[j] = static_cast<T>(s);
+      // Row-major friendly: walk rows, accumulate column blocks in double.
+      const int64_t block = 256;
+      _Pragma("omp parallel for schedule(static) if (m * n > 65536)")
+      for (int64_t jb = 0; jb < n; jb += block) {
+        const int64_t je = std::min(n, jb + block);
+        double acc[256] = {0.0};
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = jb; j < je; ++j) acc[j - jb] += static_cast<double>(p[i * n + j]);
+        for (int64_t j = jb; j < je; ++j) o[j] = static_cast<T>(acc[j - jb]);
       }
     } else {
 _Pragma("omp parallel for schedule(static) if (m * n > 65536)")
