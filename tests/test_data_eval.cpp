@@ -1,0 +1,184 @@
+// Exact retrieval, metrics and baselines on hand-made graphs with known answers.
+#include <omp.h>
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "engine/eval_baselines.h"
+#include "engine/eval_metrics.h"
+
+using namespace ember;
+
+namespace {
+GraphBuildOptions quiet() {
+  GraphBuildOptions o;
+  o.print_summary = false;
+  return o;
+}
+Graph dense_graph(int64_t n, std::vector<std::pair<int, int>> edges) {
+  std::vector<int32_t> s, d;
+  for (auto& e : edges) { s.push_back(e.first); d.push_back(e.second); }
+  return build_graph_dense(n, s, d, quiet());
+}
+// Brute-force reference: sort all candidates.
+std::vector<int32_t> brute_topk(const std::vector<float>& x, int64_t n, int64_t d, int32_t q, const Graph* ex, int k) {
+  std::vector<float> xn = l2_normalized(x.data(), n, d);
+  std::vector<std::pair<float, int32_t>> all;
+  for (int32_t j = 0; j < n; ++j) {
+    if (j == q || (ex && ex->has_edge(q, j))) continue;
+    float s = 0;
+    for (int64_t t = 0; t < d; ++t) s += xn[q * d + t] * xn[j * d + t];
+    all.emplace_back(s, j);
+  }
+  std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return topk_better(a.first, a.second, b.first, b.second); });
+  std::vector<int32_t> out;
+  for (int i = 0; i < k && i < static_cast<int>(all.size()); ++i) out.push_back(all[i].second);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("TopKHeap keeps the k best with id tie-break", "[data]") {
+  std::mt19937 rng(1);
+  for (int k : {1, 3, 10}) {
+    TopKHeap h(k);
+    std::vector<std::pair<float, int32_t>> all;
+    for (int i = 0; i < 200; ++i) {
+      float s = static_cast<float>(rng() % 20);  // many ties
+      all.emplace_back(s, i);
+      h.push(s, i);
+    }
+    std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return topk_better(a.first, a.second, b.first, b.second); });
+    std::vector<int32_t> ids(k);
+    std::vector<float> sc(k);
+    h.drain_sorted(ids.data(), sc.data());
+    for (int j = 0; j < k; ++j) REQUIRE(ids[j] == all[j].second);
+  }
+  TopKHeap small(5);
+  small.push(1.0f, 4);
+  std::vector<int32_t> ids(5);
+  small.drain_sorted(ids.data(), nullptr);
+  REQUIRE(ids == std::vector<int32_t>{4, -1, -1, -1, -1});
+}
+
+TEST_CASE("exact_topk: known answer with exclusions", "[data]") {
+  // 2-D unit vectors at angles 0, 10, 20, 30, 90 degrees (+ a zero vector).
+  std::vector<float> e;
+  for (double deg : {0.0, 10.0, 20.0, 30.0, 90.0}) {
+    e.push_back(static_cast<float>(3 * std::cos(deg * M_PI / 180)));  // unnormalised on purpose
+    e.push_back(static_cast<float>(3 * std::sin(deg * M_PI / 180)));
+  }
+  e.push_back(0);
+  e.push_back(0);
+  Graph friends = dense_graph(6, {{0, 1}});
+  TopKConfig cfg;
+  cfg.k = 3;
+  Rankings r = exact_topk(e.data(), 6, 2, {0, 4}, &friends, cfg);
+  // user 0: itself and friend 1 excluded -> 2, 3, then 4 (cos 90 = 0) vs 5 (zero vector, 0): tie -> smaller id 4
+  REQUIRE(std::vector<int32_t>(r.row(0), r.row(0) + 3) == std::vector<int32_t>{2, 3, 4});
+  REQUIRE(r.row_scores(0)[0] == Approx(std::cos(20 * M_PI / 180)));
+  REQUIRE(std::vector<int32_t>(r.row(1), r.row(1) + 3) == std::vector<int32_t>{3, 2, 1});
+  cfg.k = 10;  // more than available: padded with -1
+  Rankings p = exact_topk(e.data(), 6, 2, {0}, &friends, cfg);
+  REQUIRE(p.row(0)[3] == 5);
+  REQUIRE(p.row(0)[4] == -1);
+  REQUIRE_THROWS_WITH(exact_topk(e.data(), 6, 2, {6}, nullptr, cfg), Catch::Contains("query id 6 out of range"));
+}
+
+TEST_CASE("exact_topk equals brute force for any tiling and thread count", "[data]") {
+  const int64_t n = 700, d = 16;
+  std::mt19937 rng(7);
+  std::normal_distribution<float> N01;
+  std::vector<float> x(n * d);
+  for (auto& v : x) v = N01(rng);
+  std::vector<std::pair<int, int>> edges;
+  for (int i = 0; i < 2000; ++i) edges.emplace_back(rng() % n, rng() % n);
+  Graph g = dense_graph(n, edges);
+  std::vector<int32_t> queries;
+  for (int32_t q = 0; q < n; q += 3) queries.push_back(q);
+  TopKConfig cfg;
+  cfg.k = 20;
+  Rankings ref = exact_topk(x.data(), n, d, queries, &g, cfg);
+  for (size_t i = 0; i < queries.size(); i += 17) {
+    auto want = brute_topk(x, n, d, queries[i], &g, 20);
+    REQUIRE(std::vector<int32_t>(ref.row(i), ref.row(i) + 20) == want);
+  }
+  for (auto tiles : {std::make_pair(1, 1), std::make_pair(7, 50), std::make_pair(64, 4096)}) {
+    cfg.query_block = tiles.first;
+    cfg.item_block = tiles.second;
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    Rankings a = exact_topk(x.data(), n, d, queries, &g, cfg);
+    omp_set_num_threads(saved);
+    REQUIRE(a.ids == ref.ids);
+  }
+}
+
+TEST_CASE("metrics: recall, hit rate and MRR on a hand-made ranking", "[data]") {
+  // 10 users. Training: 0-1 (user 0 has degree 1), users 2..9 no training edges except 5-6,5-7,5-8.
+  Graph train = dense_graph(10, {{0, 1}, {5, 6}, {5, 7}, {5, 8}});
+  // Held-out: 0-2, 0-3 ; 4-9
+  HeldOut truth = make_heldout(10, {{0, 2}, {0, 3}, {4, 9}});
+  Rankings r;
+  r.queries = {0, 4};
+  r.resize(2, 5);
+  int32_t row0[5] = {7, 3, 8, 2, -1};  // hits at ranks 2 and 4
+  int32_t row1[5] = {1, 2, 3, 5, 6};   // no hit
+  std::copy(row0, row0 + 5, r.ids.begin());
+  std::copy(row1, row1 + 5, r.ids.begin() + 5);
+  MetricsConfig mc;
+  mc.ks = {1, 2, 5};
+  mc.mrr_depth = 5;
+  EvalReport rep = evaluate_rankings(r, train, truth, "hand", mc);
+  const BucketMetrics& all = rep.all();
+  REQUIRE(all.num_queries == 2);
+  REQUIRE(all.recall[0] == Approx(0.0));
+  REQUIRE(all.recall[1] == Approx(0.25));  // user 0: 1/2, user 4: 0
+  REQUIRE(all.recall[2] == Approx(0.5));
+  REQUIRE(all.hit_rate[1] == Approx(0.5));
+  REQUIRE(all.mrr == Approx(0.25));  // (1/2 + 0) / 2
+  REQUIRE(rep.recall("0-2", 5) == Approx(0.5));
+  REQUIRE(rep.buckets[1].num_queries == 2);  // both have training degree 0..2
+  nlohmann::json j = rep.to_json();
+  REQUIRE(j["buckets"][0]["recall@5"].get<double>() == Approx(0.5));
+  REQUIRE(j["buckets"][0]["queries"].get<int64_t>() == 2);
+  REQUIRE(rep.table().find("MRR") != std::string::npos);
+  REQUIRE_THROWS_WITH(rep.recall("all", 7), Catch::Contains("no recall@7"));
+}
+
+TEST_CASE("baselines: friends-of-friends, popularity, random", "[data]") {
+  // 0 - 1, 0 - 2, 1 - 3, 2 - 3, 2 - 4, 4 - 5, 6 - 5, 7 isolated
+  Graph g = dense_graph(8, {{0, 1}, {0, 2}, {1, 3}, {2, 3}, {2, 4}, {4, 5}, {6, 5}});
+  Rankings cn = fof_rankings(g, {0, 7}, 3, FofScore::CommonNeighbours);
+  // user 0: 3 via 1 and 2 (CN 2), 4 via 2 (CN 1)
+  REQUIRE(std::vector<int32_t>(cn.row(0), cn.row(0) + 3) == std::vector<int32_t>{3, 4, -1});
+  REQUIRE(cn.row_scores(0)[0] == 2.0f);
+  REQUIRE(cn.row(1)[0] == -1);  // isolated user: nothing from FoF
+  Rankings aa = fof_rankings(g, {4}, 3, FofScore::AdamicAdar);
+  // user 4 (friends 2, 5): via 2 (deg 3) -> 0, 3 ; via 5 (deg 2) -> 6. 1/log 2 > 1/log 3
+  REQUIRE(aa.row(0)[0] == 6);
+  REQUIRE(aa.row_scores(0)[0] == Approx(1.0 / std::log(2.0)));
+  Rankings pop = popularity_rankings(g, {2}, 3);
+  // degrees: 0:2 1:2 2:3 3:2 4:2 5:2 6:1 7:0; user 2 excludes itself and 0, 3, 4 -> 1, 5 (deg 2), 6
+  REQUIRE(std::vector<int32_t>(pop.row(0), pop.row(0) + 3) == std::vector<int32_t>{1, 5, 6});
+  Rankings rnd = random_rankings(g, {0, 2}, 10, 3);
+  for (size_t q = 0; q < 2; ++q)
+    for (int j = 0; j < 10; ++j) {
+      int32_t x = rnd.row(q)[j];
+      if (x < 0) continue;
+      REQUIRE(x != rnd.queries[q]);
+      REQUIRE_FALSE(g.has_edge(rnd.queries[q], x));
+    }
+  REQUIRE(rnd.ids == random_rankings(g, {0, 2}, 10, 3).ids);
+  // propagate + feature embeddings have the right shape
+  SparseFeatures f;
+  f.num_rows = 8;
+  f.num_cols = 4;
+  f.row_ptr = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+  f.col = {0, 1, 2, 3, 0, 1, 2, 3};
+  f.val.assign(8, 1.0f);
+  auto fe = feature_embeddings(f, 16, 1);
+  REQUIRE(fe.size() == 8 * 16);
+  auto pe = propagate_embeddings(g, fe, 16, 2);
+  REQUIRE(pe.size() == fe.size());
+}

@@ -1,0 +1,75 @@
+// HNSW index: recall against brute force, exclusions, save/load, bad files.
+#include <catch2/catch.hpp>
+#include <random>
+
+#include "engine/binary_io.h"
+#include "engine/hnsw_index.h"
+#include "test_data_util.h"
+
+using namespace ember;
+
+TEST_CASE("HNSW recall >= 0.95 vs exact top-K, also after save/load", "[data]") {
+  const int64_t n = 4000, d = 32;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> N01;
+  std::vector<float> x(n * d);
+  for (auto& v : x) v = N01(rng);
+  std::vector<int32_t> s, t;
+  for (int i = 0; i < 8000; ++i) { s.push_back(rng() % n); t.push_back(rng() % n); }
+  GraphBuildOptions quiet;
+  quiet.print_summary = false;
+  Graph friends = build_graph_dense(n, s, t, quiet);
+  std::vector<int32_t> queries;
+  for (int32_t q = 0; q < n; q += 10) queries.push_back(q);
+  const int32_t K = 10;
+  TopKConfig tk;
+  tk.k = K;
+  Rankings exact = exact_topk(x.data(), n, d, queries, &friends, tk);
+
+  HnswConfig cfg;
+  cfg.M = 16;
+  cfg.ef_construction = 100;
+  cfg.ef = 64;
+  HnswIndex index;
+  index.build(x.data(), n, d, cfg);
+  REQUIRE(index.size() == n);
+  Rankings approx = index.search_users(queries, K, &friends);
+  double recall = rankings_recall(approx, exact);
+  INFO("recall " << recall);
+  REQUIRE(recall >= 0.95);
+  for (size_t q = 0; q < queries.size(); ++q)
+    for (int j = 0; j < K; ++j) {
+      int32_t id = approx.row(q)[j];
+      REQUIRE(id >= 0);
+      REQUIRE(id != queries[q]);
+      REQUIRE_FALSE(friends.has_edge(queries[q], id));
+    }
+  // ef below k is raised to k (search still returns k)
+  index.set_ef(2);
+  Rankings low = index.search_users(queries, K, &friends);
+  REQUIRE(low.row(0)[K - 1] >= 0);
+  index.set_ef(64);
+
+  ember_test::TempDir dir("hnsw");
+  std::string p = dir / "index.hnsw";
+  index.save(p);
+  HnswIndex loaded = HnswIndex::load(p, d);
+  REQUIRE(loaded.size() == n);
+  REQUIRE(loaded.dim() == d);
+  REQUIRE(loaded.config().M == 16);
+  Rankings again = loaded.search_users(queries, K, &friends);
+  REQUIRE(rankings_recall(again, exact) >= 0.95);
+  REQUIRE(again.ids == approx.ids);
+
+  REQUIRE_THROWS_WITH(HnswIndex::load(p, 64), Catch::Contains("dimension 32, expected 64"));
+  auto bytes = read_file_bytes(p);
+  auto bad = bytes;
+  bad[bad.size() / 2] ^= 0x20;
+  write_file_atomic(p, bad);
+  REQUIRE_THROWS_WITH(HnswIndex::load(p), Catch::Contains("checksum"));
+  write_file_atomic(p, std::vector<uint8_t>(bytes.begin(), bytes.begin() + 100));
+  REQUIRE_THROWS_WITH(HnswIndex::load(p), Catch::Contains("truncated"));
+  REQUIRE_THROWS_WITH(HnswIndex::load(dir / "missing.hnsw"), Catch::Contains("missing.hnsw"));
+  HnswIndex empty;
+  REQUIRE_THROWS_WITH(empty.search_users({0}, 1, nullptr), Catch::Contains("empty index"));
+}
