@@ -616,8 +616,9 @@ TEST_CASE("emu: many small launches and a large grid stay fast", "[emu]") {
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   CHECK(y.data<float>()[0] == 202.0f);
   CHECK(y.data<float>()[n - 1] == 2.0f);
-  WARN("1M-thread launch + 200 small launches: " << s << " s");
-  CHECK(s < 1.0);
+  // Typically ~0.1 s (Release) / ~1 s (ASan+UBSan); the bound only catches
+  // pathological slowdowns (e.g. a syscall per context switch) on a busy machine.
+  CHECK(s < 5.0);
 }
 
 #endif  // EMBER_WITH_EMU

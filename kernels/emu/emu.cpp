@@ -27,6 +27,7 @@
 #endif
 #endif
 #if defined(EMBER_EMU_ASAN)
+#include <sanitizer/asan_interface.h>
 #include <sanitizer/common_interface_defs.h>
 #endif
 
@@ -331,6 +332,13 @@ void fiber_entry_uc(unsigned lo, unsigned hi) {
 #endif
 
 void prepare_stack(Launch& L, Fiber& f) {
+#if defined(EMBER_EMU_ASAN)
+  // The previous fiber on this stack never returned from fiber_main /
+  // to_scheduler, so their redzones are still poisoned. Everything deeper was
+  // unwound normally or by an exception (which ASan unpoisons).
+  const size_t dirty = f.stack_bytes < 16384 ? f.stack_bytes : 16384;
+  __asan_unpoison_memory_region(f.stack_lo + f.stack_bytes - dirty, dirty);
+#endif
 #if defined(__x86_64__)
   uintptr_t top = reinterpret_cast<uintptr_t>(f.stack_lo + f.stack_bytes) & ~uintptr_t(15);
   uintptr_t s = top - 64 - 16;  // 16-byte aligned; the trampoline starts with rsp = s + 64

@@ -427,6 +427,8 @@ inline T __ldg(const T* p) { return *p; }
   inline T min(T a, T b) { return b < a ? b : a; }
 EMBER_EMU_MINMAX_FN_(int)
 EMBER_EMU_MINMAX_FN_(unsigned)
+EMBER_EMU_MINMAX_FN_(long)
+EMBER_EMU_MINMAX_FN_(unsigned long)
 EMBER_EMU_MINMAX_FN_(long long)
 EMBER_EMU_MINMAX_FN_(unsigned long long)
 #undef EMBER_EMU_MINMAX_FN_
