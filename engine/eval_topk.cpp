@@ -64,7 +64,7 @@ void TopKHeap::drain_sorted(int32_t* ids, float* scores) {
 // ---- exact top-k ----------------------------------------------------------------------------
 std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d) {
   std::vector<float> out(emb, emb + n * d);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (n * d > (1 << 16))
   for (int64_t i = 0; i < n; ++i) {
     float* r = out.data() + i * d;
     double s = 0;

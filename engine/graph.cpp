@@ -8,6 +8,9 @@
 
 namespace ember {
 
+// Below this many items a loop runs serially (thread start-up would dominate).
+constexpr int64_t kParallelMin = 1 << 15;
+
 // ---- SparseFeatures ----------------------------------------------------------------
 void SparseFeatures::validate(const std::string& what) const {
   EMBER_CHECK(num_rows >= 0 && num_cols >= 0, what << ": negative shape " << num_rows << " x " << num_cols);
@@ -113,7 +116,7 @@ void Graph::validate() const {
     EMBER_CHECK(offsets[u] <= offsets[u + 1], "graph: offsets decrease at node " << u);
   int64_t bad_node = -1;
   int bad_kind = 0;
-#pragma omp parallel for schedule(dynamic, 1024)
+#pragma omp parallel for schedule(dynamic, 1024) if (n > kParallelMin)
   for (int64_t u = 0; u < n; ++u) {
     int kind = 0;
     for (int64_t k = offsets[u]; k < offsets[u + 1] && !kind; ++k) {
@@ -167,7 +170,7 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
               "graph: " << n << " nodes, at most 2^31 - 1 supported (dense ids are int32)");
   const int64_t mm = static_cast<int64_t>(m);
   int64_t bad = -1;
-#pragma omp parallel for reduction(max : bad)
+#pragma omp parallel for reduction(max : bad) if (mm > kParallelMin)
   for (int64_t i = 0; i < mm; ++i)
     if (src[i] < 0 || src[i] >= n || dst[i] < 0 || dst[i] >= n) bad = std::max(bad, i);
   EMBER_CHECK(bad < 0, "graph: edge " << bad << " (" << src[bad] << ", " << dst[bad] << ") has a node id outside 0.."
@@ -175,7 +178,7 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
 
   std::vector<int64_t> pos(static_cast<size_t>(n) + 1, 0);
   int64_t loops = 0;
-#pragma omp parallel for reduction(+ : loops)
+#pragma omp parallel for reduction(+ : loops) if (mm > kParallelMin)
   for (int64_t i = 0; i < mm; ++i) {
     int32_t u = src[i], v = dst[i];
     if (u == v) { ++loops; continue; }
@@ -187,7 +190,7 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
   exclusive_scan_inplace(pos);  // pos[u] = first slot of u; pos[n] = total
   std::vector<int64_t> raw_off = pos;
   std::vector<int32_t> adj(static_cast<size_t>(pos[n]));
-#pragma omp parallel for
+#pragma omp parallel for if (mm > kParallelMin)
   for (int64_t i = 0; i < mm; ++i) {
     int32_t u = src[i], v = dst[i];
     if (u == v) continue;
@@ -201,7 +204,7 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
   }
   // Sort + unique each list; the result is independent of the fill order.
   std::vector<int64_t> uniq(static_cast<size_t>(n) + 1, 0);
-#pragma omp parallel for schedule(dynamic, 512)
+#pragma omp parallel for schedule(dynamic, 512) if (n > kParallelMin)
   for (int64_t u = 0; u < n; ++u) {
     auto b = adj.begin() + raw_off[u], e = adj.begin() + raw_off[u + 1];
     std::sort(b, e);
@@ -211,7 +214,7 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
   g.offsets = uniq;
   exclusive_scan_inplace(g.offsets);
   g.neighbors.resize(static_cast<size_t>(g.offsets[n]));
-#pragma omp parallel for schedule(dynamic, 512)
+#pragma omp parallel for schedule(dynamic, 512) if (n > kParallelMin)
   for (int64_t u = 0; u < n; ++u)
     std::copy(adj.begin() + raw_off[u], adj.begin() + raw_off[u] + uniq[u], g.neighbors.begin() + g.offsets[u]);
   g.ids = IdMap::identity(n);
@@ -285,7 +288,7 @@ Graph build_graph(const EdgeList& edges, const std::vector<int64_t>& extra_nodes
     EMBER_CHECK(originals.size() <= static_cast<size_t>(std::numeric_limits<int32_t>::max()),
                 "graph: " << originals.size() << " distinct node ids, at most 2^31 - 1 supported");
     const int64_t mm = static_cast<int64_t>(m);
-#pragma omp parallel for
+#pragma omp parallel for if (mm > kParallelMin)
     for (int64_t i = 0; i < mm; ++i) {
       s32[i] = static_cast<int32_t>(std::lower_bound(originals.begin(), originals.end(), edges.src[i]) - originals.begin());
       d32[i] = static_cast<int32_t>(std::lower_bound(originals.begin(), originals.end(), edges.dst[i]) - originals.begin());

@@ -21,7 +21,7 @@ void check_structure(const Graph& g, const std::string& path) {
                   static_cast<size_t>(g.offsets.back()) == g.neighbors.size(),
               path << ": inconsistent CSR offsets");
   int64_t bad = 0;
-#pragma omp parallel for reduction(+ : bad)
+#pragma omp parallel for reduction(+ : bad) if (n > (1 << 15))
   for (int64_t u = 0; u < n; ++u) {
     if (g.offsets[u] > g.offsets[u + 1]) { ++bad; continue; }
     for (int64_t k = g.offsets[u]; k < g.offsets[u + 1]; ++k)
@@ -35,7 +35,7 @@ void check_structure(const Graph& g, const std::string& path) {
                     static_cast<size_t>(f.row_ptr.back()) == f.col.size() && f.col.size() == f.val.size(),
                 path << ": inconsistent feature CSR");
     int64_t fbad = 0;
-#pragma omp parallel for reduction(+ : fbad)
+#pragma omp parallel for reduction(+ : fbad) if (n > (1 << 15))
     for (int64_t r = 0; r < n; ++r) {
       if (f.row_ptr[r] > f.row_ptr[r + 1]) { ++fbad; continue; }
       for (int64_t k = f.row_ptr[r]; k < f.row_ptr[r + 1]; ++k)
