@@ -41,7 +41,7 @@ struct ModelConfig {
   double negative_slope = 0.2;
 };
 
-struct SamplerConfig {
+struct SamplingConfig {
   std::vector<int64_t> fanouts{10, 5};
   int64_t batch_size = 256;
   int64_t prefetch = 4;
@@ -101,7 +101,7 @@ struct TrainConfig {
   std::string device = "cpu";  // "cpu", "cuda", "emu"
   DataConfig data;
   ModelConfig model;
-  SamplerConfig sampler;
+  SamplingConfig sampler;
   ObjectiveConfig objectives;
   OptimConfig optim;
   TrainLoopConfig train;

@@ -1,30 +1,42 @@
 // CPU reference for kernels/reduce.h. Sums accumulate in double.
+#include <omp.h>
+
 #include <algorithm>
+#include <vector>
 
 #include "kernels/reduce.h"
 
 namespace ember {
 namespace cpu {
 
-void sum_all(const Tensor& x, Tensor& out) {
-  const int64_t n = x.numel();
-  EMBER_FLOAT_SWITCH(x.dtype(), T, {
-    const T* p = x.data<T>();
+// Deterministic for a given thread count: per-thread partial sums over static
+// chunks, combined in thread order (an OpenMP reduction clause may combine in
+// any order).
+template <class T, class F>
+static double ordered_sum(const T* p, int64_t n, F f) {
+  const int nt = n > 65536 ? omp_get_max_threads() : 1;
+  std::vector<double> part(static_cast<size_t>(nt), 0.0);
+  _Pragma("omp parallel for schedule(static) num_threads(nt) if (nt > 1)")
+  for (int t = 0; t < nt; ++t) {
+    const int64_t b = n * t / nt, e = n * (t + 1) / nt;
     double s = 0.0;
-_Pragma("omp parallel for reduction(+ : s) schedule(static) if (n > 65536)")
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i]);
-    out.data<T>()[0] = static_cast<T>(s);
+    for (int64_t i = b; i < e; ++i) s += f(static_cast<double>(p[i]));
+    part[t] = s;
+  }
+  double s = 0.0;
+  for (double v : part) s += v;
+  return s;
+}
+
+void sum_all(const Tensor& x, Tensor& out) {
+  EMBER_FLOAT_SWITCH(x.dtype(), T, {
+    out.data<T>()[0] = static_cast<T>(ordered_sum(x.data<T>(), x.numel(), [](double v) { return v; }));
   });
 }
 
 void sum_squares(const Tensor& x, Tensor& out) {
-  const int64_t n = x.numel();
   EMBER_FLOAT_SWITCH(x.dtype(), T, {
-    const T* p = x.data<T>();
-    double s = 0.0;
-_Pragma("omp parallel for reduction(+ : s) schedule(static) if (n > 65536)")
-    for (int64_t i = 0; i < n; ++i) s += static_cast<double>(p[i]) * static_cast<double>(p[i]);
-    out.data<T>()[0] = static_cast<T>(s);
+    out.data<T>()[0] = static_cast<T>(ordered_sum(x.data<T>(), x.numel(), [](double v) { return v * v; }));
   });
 }
 

@@ -1,0 +1,447 @@
+#include "engine/trainer.h"
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/batch.h"
+#include "engine/binary_io.h"
+#include "engine/checkpoint.h"
+#include "engine/eval_metrics.h"
+#include "engine/loaders.h"
+#include "engine/prefetch.h"
+#include "engine/progress.h"
+#include "engine/synthetic.h"
+#include "ops/elementwise.h"
+#include "ops/indexing.h"
+#include "ops/objectives.h"
+#include "ops/rows.h"
+#include "ops/tensor_ops.h"
+
+namespace ember {
+
+namespace fs = std::filesystem;
+
+Device parse_device_name(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") return Device::CUDA;
+  if (name == "emu") return Device::EMU;
+  EMBER_FAIL("unknown device '" << name << "' (expected cpu, cuda or emu)");
+}
+
+// ---- data ------------------------------------------------------------------------
+
+namespace {
+
+// Structural fallback features for graphs without any: a one-hot id column
+// (a learnable id embedding through the input projection) and a one-hot
+// log2 bucket of the TRAINING degree (so held-out edges never leak in).
+SparseFeatures structural_features(const Graph& train) {
+  const int64_t n = train.num_nodes();
+  const int32_t buckets = 16;
+  SparseFeatures f;
+  f.num_rows = n;
+  f.num_cols = static_cast<int32_t>(n) + buckets;
+  f.row_ptr.assign(1, 0);
+  for (int64_t u = 0; u < n; ++u) {
+    const int64_t deg = train.degree(u);
+    int32_t b = 0;
+    while (b + 1 < buckets && (int64_t(1) << b) <= deg) ++b;
+    f.col.push_back(static_cast<int32_t>(u));
+    f.val.push_back(1.0f);
+    f.col.push_back(static_cast<int32_t>(n) + b);
+    f.val.push_back(1.0f);
+    f.row_ptr.push_back(static_cast<int64_t>(f.col.size()));
+  }
+  return f;
+}
+
+Graph load_graph(const TrainConfig& cfg, std::string& name, bool verbose) {
+  const DataConfig& d = cfg.data;
+  if (d.graph == "synthetic") {
+    SyntheticConfig sc;
+    const auto& s = d.synthetic;
+    sc.num_users = s.num_users;
+    sc.num_communities = static_cast<int32_t>(s.num_communities);
+    sc.avg_degree = s.avg_degree;
+    sc.feature_dim = static_cast<int32_t>(s.feature_dim);
+    sc.features_per_user = static_cast<int32_t>(s.features_per_user);
+    sc.homophily = s.homophily;
+    sc.triadic_closure = s.triadic_closure;
+    sc.cold_start_fraction = s.cold_start_fraction;
+    sc.seed = cfg.seed;
+    name = "synthetic";
+    return generate_synthetic(sc, verbose).graph;
+  }
+  EMBER_CHECK(fs::exists(d.graph), "data.graph: '" << d.graph << "' does not exist (use \"synthetic\", a dataset folder"
+                                                   << " or an edge-list file)");
+  if (fs::is_directory(d.graph)) {
+    DatasetOptions opt;
+    opt.verbose = verbose;
+    Dataset ds = load_dataset(d.graph, opt);
+    name = ds.name;
+    return std::move(ds.graph);
+  }
+  name = fs::path(d.graph).stem().string();
+  const bool csv = fs::path(d.graph).extension() == ".csv";
+  EdgeList edges = csv ? read_csv_edges(d.graph) : read_snap_edges(d.graph);
+  GraphBuildOptions bo;
+  bo.name = name;
+  bo.print_summary = verbose;
+  return build_graph(edges, {}, bo);
+}
+
+}  // namespace
+
+PreparedData prepare_data(const TrainConfig& cfg, const std::string& out_dir, bool verbose) {
+  PreparedData d;
+  d.full = load_graph(cfg, d.name, verbose);
+  SplitConfig sc;
+  sc.val_fraction = cfg.data.val_fraction;
+  sc.test_fraction = cfg.data.test_fraction;
+  sc.cold_user_fraction = cfg.data.cold_start_users;
+  sc.seed = cfg.seed;
+  d.split = make_split(d.full, sc);
+  if (!d.full.has_features()) {
+    d.split.train.features = structural_features(d.split.train);
+    d.full.features = d.split.train.features;
+    d.features_note = "structural fallback: one-hot id + log2 training-degree bucket";
+  } else {
+    d.features_note = std::to_string(d.full.features.num_cols) + " sparse feature columns";
+  }
+  d.val = make_heldout(d.full.num_nodes(), d.split.val);
+  d.test = make_heldout(d.full.num_nodes(), d.split.test);
+  if (!out_dir.empty()) write_split(out_dir + "/split", d.full, d.split);
+  if (verbose)
+    std::printf("data: %s, %lld users, %lld training / %zu validation / %zu test edges, features: %s\n",
+                d.name.c_str(), (long long)d.full.num_nodes(), (long long)d.split.train.num_edges(),
+                d.split.val.size(), d.split.test.size(), d.features_note.c_str());
+  return d;
+}
+
+// ---- trainer ---------------------------------------------------------------------
+
+namespace {
+
+struct DeviceView {
+  MessageGraph graph;
+  SparseCsr x;
+};
+
+DeviceView to_device(const GraphView& v, Device device) {
+  DeviceView dv;
+  dv.graph = build_message_graph(v.src, v.dst, v.num_nodes, MessageGraphOptions{}, device);
+  dv.x = to_sparse_csr(v.features, device);
+  return dv;
+}
+
+Tensor arange(int64_t n, Device device) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = i;
+  return Tensor::from_vector(v, {n}, device);
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& o, std::vector<Variable> params) {
+  if (o.optimizer == "sgd") return std::make_unique<Sgd>(std::move(params), SgdOptions{o.lr, 0.9, o.weight_decay});
+  AdamOptions a;
+  a.lr = o.lr;
+  a.weight_decay = o.weight_decay;
+  a.decoupled = o.optimizer == "adamw";
+  return std::make_unique<Adam>(std::move(params), a);
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, std::string out_dir)
+    : cfg_(cfg), train_(train), val_(val), out_dir_(std::move(out_dir)), device_(parse_device_name(cfg.device)) {
+  cfg_.validate();
+  EMBER_CHECK(train_.has_features(), "trainer: the training graph has no node features (prepare_data adds them)");
+  model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, device_);
+  optim_ = make_optimizer(cfg_.optim, model_->parameters());
+  if (!out_dir_.empty()) fs::create_directories(out_dir_);
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::learning_rate(int64_t step, int64_t total_steps) const {
+  const double lr = cfg_.optim.lr;
+  const int64_t warm = cfg_.optim.warmup_steps;
+  if (warm > 0 && step < warm) return lr * static_cast<double>(step + 1) / static_cast<double>(warm);
+  if (cfg_.optim.decay == "none" || total_steps <= warm) return lr;
+  const double t = std::min(1.0, static_cast<double>(step - warm) / static_cast<double>(total_steps - warm));
+  return lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * t)));  // cosine from lr down to lr/10
+}
+
+Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
+  StepLosses out;
+  optim_->zero_grad();
+  const auto& ob = cfg_.objectives;
+  const int64_t B = b.num_queries;
+  std::vector<std::pair<double, Variable>> terms;
+  Variable l_ret, l_cca, l_mae;
+  if (ob.alpha > 0.0) {
+    DeviceView v = to_device(b.retrieval, device_);
+    Variable emb = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true});
+    Tensor cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
+    Variable q = l2_normalize_rows(gather_rows(emb, arange(B, device_)));
+    Variable c = l2_normalize_rows(gather_rows(emb, cand));
+    Tensor pos = Tensor::from_vector(b.positives, {B, 1}, device_);
+    Tensor mask = Tensor::from_vector(b.mask, {B, static_cast<int64_t>(b.candidates.size())}, device_);
+    RetrievalOptions ro;
+    ro.temperature = ob.temperature;
+    ro.mask = &mask;
+    l_ret = retrieval_softmax_ce(q, c, pos, ro);
+    terms.emplace_back(ob.alpha, l_ret);
+  }
+  if (ob.beta > 0.0) {
+    DeviceView va = to_device(b.cca_a, device_), vb = to_device(b.cca_b, device_);
+    Variable za = model_->cca.forward(
+        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}));
+    Variable zb = model_->cca.forward(
+        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}));
+    l_cca = cca_loss(za, zb, ob.cca.lambda);
+    terms.emplace_back(ob.beta, l_cca);
+  }
+  if (ob.gamma > 0.0) {
+    DeviceView v = to_device(b.mae, device_);
+    Tensor rows = Tensor::from_vector(b.mae_rows, {static_cast<int64_t>(b.mae_rows.size())}, device_);
+    Variable h = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, rows);
+    Variable z = model_->mae.forward(h, v.graph, rows);
+    const int64_t F = train_.features.num_cols;
+    Variable target(Tensor::from_vector(b.mae_target, {B, F}, device_));
+    l_mae = scaled_cosine_error(target, z, arange(B, device_), ob.mae.exponent);
+    terms.emplace_back(ob.gamma, l_mae);
+  }
+  auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
+  out.retrieval = value(l_ret);
+  out.cca = value(l_cca);
+  out.mae = value(l_mae);
+  const char* names[3] = {"retrieval", "CCA", "MAE"};
+  const double vals[3] = {out.retrieval, out.cca, out.mae};
+  for (int i = 0; i < 3; ++i) {
+    if (!std::isfinite(vals[i])) {
+      out.ok = false;
+      out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(vals[i]);
+      return out;
+    }
+  }
+  Variable total;
+  for (auto& [w, t] : terms) {
+    Variable s = scale(t, w);
+    total = total.defined() ? add(total, s) : s;
+  }
+  out.total = value(total);
+  total.backward();
+  const double norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
+  if (!std::isfinite(norm)) {
+    out.ok = false;
+    out.problem = "the gradient norm is " + std::to_string(norm) + " (a gradient has NaN/Inf)";
+    optim_->zero_grad();
+    return out;
+  }
+  optim_->step();
+  return out;
+}
+
+Tensor Trainer::embed_all() const {
+  NoGradGuard ng;
+  std::vector<int32_t> src, dst;
+  src.reserve(train_.neighbors.size());
+  dst.reserve(train_.neighbors.size());
+  for (int64_t u = 0; u < train_.num_nodes(); ++u)
+    for (int32_t v : train_.neighbors_of(u)) {
+      src.push_back(v);
+      dst.push_back(static_cast<int32_t>(u));
+    }
+  MessageGraph g = build_message_graph(src, dst, train_.num_nodes(), MessageGraphOptions{}, device_);
+  SparseCsr x = to_sparse_csr(train_.features, device_);
+  Variable emb = model_->encoder.forward(x, g, ForwardRng{cfg_.seed, 0, false});
+  return emb.value().to(Device::CPU);
+}
+
+double Trainer::validate() const {
+  std::vector<int32_t> users = val_.users();
+  if (users.empty()) return 0.0;
+  if (cfg_.train.val_queries > 0 && static_cast<int64_t>(users.size()) > cfg_.train.val_queries) {
+    Rng r(cfg_.seed, 77);
+    for (size_t i = users.size(); i > 1; --i) std::swap(users[i - 1], users[r.below(i)]);
+    users.resize(static_cast<size_t>(cfg_.train.val_queries));
+    std::sort(users.begin(), users.end());
+  }
+  Tensor emb = embed_all();
+  TopKConfig tk;
+  tk.k = 50;
+  Rankings r = exact_topk(emb.data<float>(), emb.size(0), emb.size(1), users, &train_, tk);
+  MetricsConfig mc;
+  mc.ks = {50};
+  mc.mrr_depth = 50;
+  EvalReport rep = evaluate_rankings(r, train_, val_, "validation", mc);
+  return rep.all().recall.at(0);
+}
+
+void Trainer::save_state(const std::string& path, int64_t epoch, int64_t step_in_epoch) const {
+  Checkpoint c;
+  c.config_hash = cfg_.model_hash();
+  c.epoch = epoch;
+  c.step = global_step_;
+  c.step_in_epoch = step_in_epoch;
+  c.rng_seed = cfg_.seed;
+  c.best_metric = best_metric_;
+  c.best_epoch = best_epoch_;
+  c.epochs_without_improvement = bad_epochs_;
+  c.meta_json = cfg_.to_json_text();
+  const auto named = model_->named_parameters();
+  for (const auto& [name, v] : named) c.params.emplace_back(name, v.value().to(Device::CPU));
+  for (size_t i = 0; i < best_params_.size(); ++i) c.params.emplace_back("best." + named[i].first, best_params_[i]);
+  for (const Tensor& t : optim_->state()) c.optimizer_state.push_back(t.to(Device::CPU));
+  c.optimizer_steps = optim_->steps();
+  save_checkpoint(path, c);
+}
+
+void Trainer::load_state(const std::string& path) {
+  Checkpoint c = load_checkpoint(path, cfg_.model_hash());
+  auto named = model_->named_parameters();
+  EMBER_CHECK(c.params.size() == named.size() || c.params.size() == 2 * named.size(),
+              path << ": checkpoint has " << c.params.size() << " tensors, the model has " << named.size()
+                   << " parameters");
+  for (size_t i = 0; i < named.size(); ++i) {
+    EMBER_CHECK(c.params[i].first == named[i].first && c.params[i].second.shape() == named[i].second.shape(),
+                path << ": parameter " << i << " is '" << c.params[i].first << "' "
+                     << shape_str(c.params[i].second.shape()) << ", the model expects '" << named[i].first << "' "
+                     << shape_str(named[i].second.shape()));
+    named[i].second.mutable_value().copy_from(c.params[i].second);
+  }
+  best_params_.clear();
+  for (size_t i = named.size(); i < c.params.size(); ++i) best_params_.push_back(c.params[i].second);
+  optim_->load_state(c.optimizer_state);
+  optim_->set_steps(c.optimizer_steps);
+  epoch_ = c.epoch;
+  step_in_epoch_ = c.step_in_epoch;
+  global_step_ = c.step;
+  best_metric_ = c.best_metric;
+  best_epoch_ = c.best_epoch;
+  bad_epochs_ = c.epochs_without_improvement;
+}
+
+TrainResult Trainer::fit(bool resume, int64_t max_steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string ckpt = out_dir_.empty() ? "" : out_dir_ + "/checkpoint.bin";
+  const std::string metrics = out_dir_.empty() ? "" : out_dir_ + "/metrics.jsonl";
+  if (resume) {
+    EMBER_CHECK(!ckpt.empty() && file_exists(ckpt), "--resume: no checkpoint at " << ckpt);
+    load_state(ckpt);
+    std::printf("resumed from %s: epoch %lld, step %lld\n", ckpt.c_str(), (long long)epoch_, (long long)global_step_);
+  } else if (!out_dir_.empty()) {
+    const std::string text = cfg_.to_json_text();
+    write_file_atomic(out_dir_ + "/config.json", text.data(), text.size());
+    std::ofstream(metrics, std::ios::trunc);
+  }
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < train_.num_nodes(); ++u)
+    if (train_.degree(u) > 0) users.push_back(static_cast<int32_t>(u));
+  BatchBuilder builder(train_, cfg_, users);
+  const int64_t per_epoch = cfg_.train.steps_per_epoch > 0
+                                ? std::min(cfg_.train.steps_per_epoch, builder.batches_per_epoch())
+                                : builder.batches_per_epoch();
+  const int64_t total_steps = per_epoch * cfg_.train.epochs;
+  TrainResult res;
+  int64_t steps_this_call = 0, bad_steps = 0;
+  bool stop = false;
+  for (; epoch_ < cfg_.train.epochs && !stop; ++epoch_) {
+    const int64_t epoch = epoch_;
+    OrderedPrefetcher<TrainBatch> prefetch(static_cast<uint64_t>(step_in_epoch_), static_cast<uint64_t>(per_epoch),
+                                           static_cast<int>(cfg_.sampler.threads), static_cast<int>(cfg_.sampler.prefetch),
+                                           [&builder, epoch](uint64_t i) { return builder.build(epoch, static_cast<int64_t>(i)); });
+    Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs), per_epoch,
+                      cfg_.train.progress);
+    double sum_total = 0, sum_ret = 0, sum_cca = 0, sum_mae = 0;
+    int64_t good = 0, samples = 0;
+    TrainBatch batch;
+    while (prefetch.next(batch)) {
+      optim_->set_learning_rate(learning_rate(global_step_, total_steps));
+      StepLosses l = train_step(batch, global_step_);
+      if (!l.ok) {
+        std::fprintf(stderr, "warning: step %lld skipped: %s; parameters stay at the last good state\n",
+                     (long long)global_step_, l.problem.c_str());
+        EMBER_CHECK(++bad_steps <= 5, "training stopped: 5 consecutive steps failed (" << l.problem
+                                          << "); the last good checkpoint is " << ckpt);
+      } else {
+        bad_steps = 0;
+        ++good;
+        sum_total += l.total;
+        sum_ret += l.retrieval;
+        sum_cca += l.cca;
+        sum_mae += l.mae;
+      }
+      samples += batch.num_queries;
+      ++global_step_;
+      ++step_in_epoch_;
+      ++steps_this_call;
+      progress.update(step_in_epoch_, {{"loss", l.total}, {"ret", l.retrieval}, {"cca", l.cca}, {"mae", l.mae},
+                                       {"lr", optim_->learning_rate()}}, samples);
+      if (!ckpt.empty() && cfg_.train.checkpoint_every > 0 && global_step_ % cfg_.train.checkpoint_every == 0)
+        save_state(ckpt, epoch_, step_in_epoch_);
+      if (max_steps > 0 && steps_this_call >= max_steps) {
+        prefetch.stop();
+        if (!ckpt.empty()) save_state(ckpt, epoch_, step_in_epoch_);
+        progress.finish("interrupted after " + std::to_string(steps_this_call) + " steps (max_steps)");
+        res.steps = global_step_;
+        res.best_val_recall50 = best_metric_;
+        res.best_epoch = best_epoch_;
+        res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return res;
+      }
+    }
+    const double recall50 = validate();
+    const bool improved = recall50 > best_metric_;
+    if (improved) {
+      best_metric_ = recall50;
+      best_epoch_ = epoch;
+      bad_epochs_ = 0;
+      best_params_.clear();
+      for (const Variable& p : model_->parameters()) best_params_.push_back(p.value().to(Device::CPU));
+    } else {
+      ++bad_epochs_;
+    }
+    const double n = std::max<int64_t>(good, 1);
+    char buf[200];
+    std::snprintf(buf, sizeof buf, "loss %.4f (ret %.4f, cca %.4f, mae %.4f), val Recall@50 %.4f%s", sum_total / n,
+                  sum_ret / n, sum_cca / n, sum_mae / n, recall50, improved ? " (best)" : "");
+    progress.finish(buf);
+    if (!metrics.empty()) {
+      nlohmann::json j{{"epoch", epoch + 1},         {"step", global_step_},   {"loss", sum_total / n},
+                       {"retrieval", sum_ret / n},   {"cca", sum_cca / n},     {"mae", sum_mae / n},
+                       {"val_recall@50", recall50},  {"lr", optim_->learning_rate()},
+                       {"skipped_steps", step_in_epoch_ - good},
+                       {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+      std::ofstream(metrics, std::ios::app) << j.dump() << "\n";
+    }
+    step_in_epoch_ = 0;
+    if (cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience) {
+      std::printf("early stop: no improvement of validation Recall@50 for %lld epochs (best %.4f at epoch %lld)\n",
+                  (long long)bad_epochs_, best_metric_, (long long)best_epoch_ + 1);
+      res.stopped_early = true;
+      stop = true;
+    }
+    if (!ckpt.empty()) save_state(ckpt, epoch_ + 1, 0);
+  }
+  // Keep the best validation parameters as the trained model.
+  if (!best_params_.empty()) {
+    auto params = model_->parameters();
+    for (size_t i = 0; i < params.size(); ++i) params[i].mutable_value().copy_from(best_params_[i]);
+  }
+  if (!ckpt.empty()) save_state(ckpt, epoch_, 0);
+  res.steps = global_step_;
+  res.epochs_run = epoch_;
+  res.best_val_recall50 = best_metric_;
+  res.best_epoch = best_epoch_;
+  res.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return res;
+}
+
+}  // namespace ember

@@ -1,0 +1,44 @@
+// ember_embed: recompute the embeddings of every user from a run's checkpoint.
+//   ember_embed --run runs/ssmtl [--device cpu|cuda|emu]
+// Reads config.json + checkpoint.bin, writes embeddings.npy + node_ids.txt.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+
+#include "engine/checkpoint.h"
+#include "engine/run_dir.h"
+#include "engine/trainer.h"
+
+using namespace ember;
+
+int main(int argc, char** argv) {
+  CLI::App app{"Compute user embeddings from a trained checkpoint"};
+  std::string run_path, device;
+  app.add_option("--run", run_path, "run directory (from ember_train)")->required()->check(CLI::ExistingDirectory);
+  app.add_option("--device", device, "cpu, cuda or emu")->check(CLI::IsMember({"cpu", "cuda", "emu"}));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    RunDir run{run_path};
+    TrainConfig cfg = run.load_config();
+    if (!device.empty()) cfg.device = device;
+    PreparedData data = prepare_data(cfg, "", false);
+    Trainer trainer(cfg, data.split.train, data.val, "");
+    Checkpoint c = load_checkpoint(run.checkpoint(), cfg.model_hash());
+    auto named = trainer.model().named_parameters();
+    EMBER_CHECK(c.params.size() >= named.size(), run.checkpoint() << ": too few parameters for this model");
+    for (size_t i = 0; i < named.size(); ++i) {
+      EMBER_CHECK(c.params[i].first == named[i].first && c.params[i].second.shape() == named[i].second.shape(),
+                  run.checkpoint() << ": parameter '" << c.params[i].first << "' does not match the model's '"
+                                   << named[i].first << "'");
+      named[i].second.mutable_value().copy_from(c.params[i].second);
+    }
+    Tensor emb = trainer.embed_all();
+    write_embeddings(run, emb, data.full.ids);
+    std::printf("embedded %lld users (d = %lld) -> %s\n", (long long)emb.size(0), (long long)emb.size(1),
+                run.embeddings().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "ember_embed: error: %s\n", e.what());
+    return 1;
+  }
+}
