@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <numeric>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -222,6 +223,15 @@ __global__ void k_throws(const int* x, int n) {
 
 __global__ void k_nop(int* out) {
   if (threadIdx.x == 0 && blockIdx.x == 0) *out = 1;
+}
+
+__global__ void k_throws_std(int n) {
+  if (threadIdx.x == 5) throw std::out_of_range("index " + std::to_string(n));
+  __syncthreads();
+}
+
+__global__ void k_nested_launch(int* out) {
+  if (threadIdx.x == 0) EMBER_LAUNCH(k_nop, 1, 1, 0, nullptr, out);
 }
 
 // Order-independent: histogram with atomics. Order-dependent: each block
@@ -509,6 +519,11 @@ TEST_CASE("emu: an exception thrown by kernel code surfaces from launch", "[emu]
                       Catch::Contains("block (1,0,0)") && Catch::Contains("thread (72,0,0)"));
   x[200] = 1;
   EMBER_LAUNCH(k_throws, 3, 128, 0, nullptr, x.data(), 300);  // fine now
+  // Other exception types keep their type.
+  CHECK_THROWS_AS(EMBER_LAUNCH(k_throws_std, 2, 64, 0, nullptr, 3), std::out_of_range);
+  // Launching from inside a kernel is reported, not attempted.
+  int out = 0;
+  CHECK_THROWS_WITH(EMBER_LAUNCH(k_nested_launch, 1, 32, 0, nullptr, &out), Catch::Contains("dynamic parallelism"));
 }
 
 TEST_CASE("emu: launch configuration is validated", "[emu]") {

@@ -46,7 +46,14 @@
 // Kernel sources use `#pragma unroll`, which g++ does not know.
 #pragma GCC diagnostic ignored "-Wunknown-pragmas"
 
-// ---- CUDA vector and index types (global namespace, as in CUDA) -------------
+// ---- CUDA vector and index types ----------------------------------------------------
+// Declared in a namespace of their own and brought into the global namespace
+// with using-declarations: kernel code says `dim3` as in CUDA, while the
+// linker never sees two different definitions of ::dim3 (nvcc-compiled TUs of
+// the same library have CUDA's own).
+namespace ember {
+namespace emu {
+namespace cuda_types_ {
 struct uint3 {
   unsigned x, y, z;
 };
@@ -69,6 +76,23 @@ inline int2 make_int2(int x, int y) { return int2{x, y}; }
 inline int4 make_int4(int x, int y, int z, int w) { return int4{x, y, z, w}; }
 inline double2 make_double2(double x, double y) { return double2{x, y}; }
 inline uint3 make_uint3(unsigned x, unsigned y, unsigned z) { return uint3{x, y, z}; }
+
+}  // namespace cuda_types_
+}  // namespace emu
+}  // namespace ember
+using ember::emu::cuda_types_::dim3;
+using ember::emu::cuda_types_::double2;
+using ember::emu::cuda_types_::float2;
+using ember::emu::cuda_types_::float4;
+using ember::emu::cuda_types_::int2;
+using ember::emu::cuda_types_::int4;
+using ember::emu::cuda_types_::make_double2;
+using ember::emu::cuda_types_::make_float2;
+using ember::emu::cuda_types_::make_float4;
+using ember::emu::cuda_types_::make_int2;
+using ember::emu::cuda_types_::make_int4;
+using ember::emu::cuda_types_::make_uint3;
+using ember::emu::cuda_types_::uint3;
 
 // Streams do not exist in the emulator; EMBER_LAUNCH drops the argument.
 using cudaStream_t = struct ember_emu_stream_*;
