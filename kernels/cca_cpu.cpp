@@ -22,7 +22,7 @@ void cca_standardize(const Tensor& z, double eps, Tensor& zt, Tensor& inv_std) {
   std::vector<double> mean_c(static_cast<size_t>(nch * k)), m2_c(static_cast<size_t>(nch * k));
   EMBER_FLOAT_SWITCH(z.dtype(), T, {
     const T* pz = z.data<T>();
-_Pragma("omp parallel for schedule(static)")
+_Pragma("omp parallel for schedule(static) if (nch > 1)")
     for (int64_t c = 0; c < nch; ++c) {
       const int64_t r0 = c * kChunk, r1 = std::min(n, r0 + kChunk);
       double* mu = &mean_c[c * k];
@@ -65,7 +65,7 @@ void cca_loss_forward(const Tensor& zta, const Tensor& ztb, const Tensor& ca, co
   EMBER_FLOAT_SWITCH(zta.dtype(), T, {
     const T* pa = zta.data<T>();
     const T* pb = ztb.data<T>();
-_Pragma("omp parallel for schedule(static)")
+_Pragma("omp parallel for schedule(static) if (nch > 1)")
     for (int64_t c = 0; c < nch; ++c) {
       double s = 0.0;
       for (int64_t e = c * kChunk * k; e < std::min(n, (c + 1) * kChunk) * k; ++e) {
@@ -102,7 +102,7 @@ void cca_view_backward(const Tensor& zt, const Tensor& zt_other, const Tensor& p
     auto grad = [&](int64_t e) {
       return math::cca_grad_zt<double>(g, pt[e], po[e], pp[e], lambda);
     };
-_Pragma("omp parallel for schedule(static)")
+_Pragma("omp parallel for schedule(static) if (nch > 1)")
     for (int64_t c = 0; c < nch; ++c) {
       double* a = &a_c[c * k];
       double* b = &b_c[c * k];

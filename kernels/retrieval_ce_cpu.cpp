@@ -67,7 +67,7 @@ void forward_impl(const Tensor& q, const Tensor& c, const Problem& pr, const Ten
   T* plse = lse.data<T>();
   const int64_t nqb = (pr.B + kQBlock - 1) / kQBlock;
   std::vector<double> loss_rows(static_cast<size_t>(pr.B));
-#pragma omp parallel
+#pragma omp parallel if (nqb > 1)
   {
     Mat<T> L;
     std::vector<double> m(kQBlock), s(kQBlock);
@@ -125,7 +125,7 @@ void backward_impl(const Tensor& q, const Tensor& c, const Problem& pr, const Te
   if (dq.defined()) {
     T* pdq = dq.data<T>();
     const int64_t nqb = (pr.B + kQBlock - 1) / kQBlock;
-#pragma omp parallel
+#pragma omp parallel if (nqb > 1)
     {
       Mat<T> L, acc;
 #pragma omp for schedule(dynamic, 1)
@@ -160,7 +160,7 @@ void backward_impl(const Tensor& q, const Tensor& c, const Problem& pr, const Te
     T* pdc = dc.data<T>();
     constexpr int64_t kCB = 256, kQB = 1024;
     const int64_t ncb = (pr.M + kCB - 1) / kCB;
-#pragma omp parallel
+#pragma omp parallel if (ncb > 1)
     {
       Mat<T> L, acc;
 #pragma omp for schedule(dynamic, 1)
