@@ -38,7 +38,14 @@ Subgraph NeighborSampler::sample(const int32_t* seeds, size_t n, uint64_t batch_
     EMBER_CHECK(local_[q] < 0, "sampler: query id " << q << " appears twice in the batch");
     add(q);
   }
-  std::vector<std::pair<int32_t, int32_t>> und;  // (min local, max local)
+  std::vector<std::pair<int32_t, int32_t>> und;  // (expanded node, picked neighbour), local ids
+  {
+    size_t est = n, layer = n;
+    for (int32_t f : cfg_.fanouts) { layer *= static_cast<size_t>(f < 0 ? 16 : f); est += layer; }
+    est = std::min(est, static_cast<size_t>(g_.num_nodes()));
+    s.global_ids.reserve(est);
+    und.reserve(est);
+  }
   size_t frontier_begin = 0, frontier_end = s.global_ids.size();
   for (size_t hop = 0; hop < cfg_.fanouts.size(); ++hop) {
     const int32_t fan = cfg_.fanouts[hop];
@@ -62,21 +69,35 @@ Subgraph NeighborSampler::sample(const int32_t* seeds, size_t n, uint64_t batch_
       }
       for (int32_t x : pick_) {
         int32_t lx = local_[x] >= 0 ? local_[x] : add(x);
-        und.emplace_back(std::min(lv, lx), std::max(lv, lx));
+        und.emplace_back(lv, lx);
       }
     }
     frontier_begin = frontier_end;
     frontier_end = s.global_ids.size();
   }
-  std::sort(und.begin(), und.end());
-  und.erase(std::unique(und.begin(), und.end()), und.end());
-  std::vector<std::pair<int32_t, int32_t>> dir;  // (dst, src)
-  dir.reserve(und.size() * 2);
-  for (auto& e : und) { dir.emplace_back(e.second, e.first); dir.emplace_back(e.first, e.second); }
-  std::sort(dir.begin(), dir.end());
-  s.edge_src.resize(dir.size());
-  s.edge_dst.resize(dir.size());
-  for (size_t i = 0; i < dir.size(); ++i) { s.edge_dst[i] = dir[i].first; s.edge_src[i] = dir[i].second; }
+  // Directed edges grouped by dst (counting sort), each bucket sorted by src
+  // and de-duplicated (an undirected edge is sampled twice when both
+  // endpoints were expanded and picked each other).
+  const size_t nl = s.global_ids.size();
+  std::vector<int64_t> off(nl + 1, 0);
+  for (const auto& e : und) { off[e.first + 1]++; off[e.second + 1]++; }
+  for (size_t i = 0; i < nl; ++i) off[i + 1] += off[i];
+  std::vector<int32_t> src(static_cast<size_t>(off[nl]));
+  {
+    std::vector<int64_t> pos(off.begin(), off.end() - 1);
+    for (const auto& e : und) { src[pos[e.second]++] = e.first; src[pos[e.first]++] = e.second; }
+  }
+  s.edge_src.reserve(src.size());
+  s.edge_dst.reserve(src.size());
+  for (size_t v = 0; v < nl; ++v) {
+    auto b = src.begin() + off[v], e = src.begin() + off[v + 1];
+    std::sort(b, e);
+    for (auto it = b; it != e; ++it) {
+      if (it != b && *it == *(it - 1)) continue;
+      s.edge_src.push_back(*it);
+      s.edge_dst.push_back(static_cast<int32_t>(v));
+    }
+  }
   return s;
 }
 
