@@ -368,7 +368,7 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
       if (!l.ok) {
         std::fprintf(stderr, "warning: step %lld skipped: %s; parameters stay at the last good state\n",
                      (long long)global_step_, l.problem.c_str());
-        EMBER_CHECK(++bad_steps <= 5, "training stopped: 5 consecutive steps failed (" << l.problem
+        EMBER_CHECK(++bad_steps < 5, "training stopped: 5 consecutive steps failed (" << l.problem
                                           << "); the last good checkpoint is " << ckpt);
       } else {
         bad_steps = 0;

@@ -1,0 +1,150 @@
+// The SSMTL training engine on a small synthetic graph: every objective
+// learns, the trained encoder beats the untrained one and random by a wide
+// margin, kill-and-resume reproduces the uninterrupted run, NaNs are caught.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "engine/eval_baselines.h"
+#include "engine/eval_metrics.h"
+#include "engine/trainer.h"
+
+using namespace ember;
+namespace fs = std::filesystem;
+
+namespace {
+
+TrainConfig small_config() {
+  TrainConfig c;
+  c.seed = 3;
+  c.data.synthetic.num_users = 600;
+  c.data.synthetic.num_communities = 12;
+  c.data.synthetic.feature_dim = 300;
+  c.model.hidden = 32;
+  c.model.embedding_dim = 32;
+  c.model.heads = 2;
+  c.sampler.batch_size = 64;
+  c.sampler.fanouts = {8, 4};
+  c.objectives.random_negatives = 64;
+  c.objectives.cca.head_hidden = 32;
+  c.objectives.cca.head_out = 32;
+  c.train.epochs = 4;
+  c.train.patience = 0;
+  c.train.progress = false;
+  c.optim.warmup_steps = 5;
+  return c;
+}
+
+fs::path temp_dir(const std::string& name) {
+  fs::path p = fs::temp_directory_path() / ("ember_train_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(p);
+  return p;
+}
+
+std::vector<nlohmann::json> read_metrics(const fs::path& dir) {
+  std::ifstream in(dir / "metrics.jsonl");
+  std::vector<nlohmann::json> out;
+  std::string line;
+  while (std::getline(in, line)) out.push_back(nlohmann::json::parse(line));
+  return out;
+}
+
+double val_recall50(const Tensor& emb, const PreparedData& d) {
+  TopKConfig tk;
+  MetricsConfig mc;
+  return evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), d.split.train, d.val, "m", tk, mc)
+      .recall("all", 50);
+}
+
+}  // namespace
+
+TEST_CASE("training: each objective alone decreases its loss", "[engine][train]") {
+  struct Case {
+    const char* name;
+    double a, b, g;
+  };
+  for (Case cs : {Case{"retrieval", 1, 0, 0}, Case{"cca", 0, 1, 0}, Case{"mae", 0, 0, 1}}) {
+    TrainConfig c = small_config();
+    c.objectives.alpha = cs.a;
+    c.objectives.beta = cs.b;
+    c.objectives.gamma = cs.g;
+    PreparedData d = prepare_data(c, "", false);
+    fs::path dir = temp_dir(cs.name);
+    Trainer t(c, d.split.train, d.val, dir.string());
+    t.fit();
+    auto m = read_metrics(dir);
+    REQUIRE(m.size() == 4);
+    const std::string key = cs.name;
+    INFO(cs.name << ": first epoch " << m.front()[key] << ", last epoch " << m.back()[key]);
+    REQUIRE(m.back()[key].get<double>() < 0.9 * m.front()[key].get<double>());
+    fs::remove_all(dir);
+  }
+}
+
+TEST_CASE("training: SSMTL beats the untrained encoder and random by a wide margin", "[engine][train]") {
+  TrainConfig c = small_config();
+  c.objectives.beta = 0.01;
+  c.objectives.gamma = 0.01;
+  c.train.epochs = 6;
+  PreparedData d = prepare_data(c, "", false);
+  Trainer t(c, d.split.train, d.val, "");
+  const double untrained = val_recall50(t.embed_all(), d);
+  TrainResult r = t.fit();
+  const double trained = val_recall50(t.embed_all(), d);
+  MetricsConfig mc;
+  const double random = evaluate_rankings(random_rankings(d.split.train, d.val.users(), 100, 1), d.split.train, d.val,
+                                          "random", mc).recall("all", 50);
+  INFO("untrained " << untrained << ", trained " << trained << ", random " << random);
+  // Measured (seed 3): untrained ~0.25, trained ~0.45, random ~0.08.
+  REQUIRE(trained > untrained + 0.1);
+  REQUIRE(trained > 3 * random);
+  REQUIRE(r.best_val_recall50 == Approx(trained).margin(1e-6));  // the best parameters are kept
+}
+
+TEST_CASE("training: kill and resume reaches the uninterrupted result", "[engine][train][resume]") {
+  TrainConfig c = small_config();
+  c.objectives.beta = 0.01;
+  c.objectives.gamma = 0.01;
+  c.train.epochs = 2;
+  PreparedData d = prepare_data(c, "", false);
+  fs::path a = temp_dir("resume_a"), b = temp_dir("resume_b");
+  Tensor uninterrupted;
+  {
+    Trainer t(c, d.split.train, d.val, a.string());
+    t.fit();
+    uninterrupted = t.embed_all();
+  }
+  {
+    Trainer t(c, d.split.train, d.val, b.string());
+    TrainResult r = t.fit(false, 7);  // "killed" after 7 steps (mid-epoch 1)
+    REQUIRE(r.steps == 7);
+  }
+  Tensor resumed;
+  {
+    Trainer t(c, d.split.train, d.val, b.string());
+    TrainResult r = t.fit(true);
+    REQUIRE(r.steps == 2 * 10);  // 600 users -> 10 batches of 64 per epoch
+    resumed = t.embed_all();
+  }
+  REQUIRE(resumed.to_vector<float>() == uninterrupted.to_vector<float>());
+  // A checkpoint of another model shape is refused.
+  TrainConfig other = c;
+  other.model.embedding_dim = 16;
+  Trainer t2(other, d.split.train, d.val, b.string());
+  REQUIRE_THROWS_WITH(t2.fit(true), Catch::Contains("different model configuration"));
+  fs::remove_all(a);
+  fs::remove_all(b);
+}
+
+TEST_CASE("training: NaN in the data stops the step and names the objective", "[engine][train][errors]") {
+  TrainConfig c = small_config();
+  c.train.epochs = 1;
+  PreparedData d = prepare_data(c, "", false);
+  for (float& v : d.split.train.features.val) v = std::nanf("");
+  Trainer t(c, d.split.train, d.val, "");
+  REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("retrieval loss is nan") && Catch::Contains("5 consecutive steps"));
+}
