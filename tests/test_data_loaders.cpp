@@ -226,6 +226,21 @@ TEST_CASE("graph cache round trip; truncated and bit-flipped caches are rebuilt"
     load_or_build_graph(p, 100, build, &st, false);
     REQUIRE(st.hit);  // rebuilt and rewritten
   }
+  // A well-formed container whose payload claims absurd sizes is refused
+  // before anything is allocated.
+  {
+    MemoryWriter w;
+    w.put<uint64_t>(100);                  // source key
+    w.put<int64_t>(1000);                  // nodes
+    w.put<uint64_t>(uint64_t(1) << 40);    // offsets count: 8 TiB
+    write_container_file(p, "EMBGRAPH", kGraphCacheVersion, w.bytes().data(), w.bytes().size());
+    REQUIRE_THROWS_WITH(load_graph_cache(p), Catch::Contains("corrupt CSR offsets count"));
+    MemoryWriter w2;
+    w2.put<uint64_t>(100);
+    w2.put<int64_t>(int64_t(1) << 50);     // nodes
+    write_container_file(p, "EMBGRAPH", kGraphCacheVersion, w2.bytes().data(), w2.bytes().size());
+    REQUIRE_THROWS_WITH(load_graph_cache(p), Catch::Contains("corrupt node count"));
+  }
   for (size_t len : {size_t(0), size_t(40), size_t(64), bytes.size() - 3}) {
     write_file_atomic(p, std::vector<uint8_t>(bytes.begin(), bytes.begin() + static_cast<std::ptrdiff_t>(len)));
     REQUIRE_THROWS_WITH(load_graph_cache(p), Catch::Contains("truncated"));
