@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The example drivers end to end in a temporary directory:
+# train -> embed -> index -> query -> evaluate, plus error exits.
+set -euo pipefail
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cat >"$tmp/cfg.json" <<'JSON'
+{"data": {"synthetic": {"num_users": 400, "num_communities": 8, "feature_dim": 200}},
+ "model": {"hidden": 16, "embedding_dim": 16, "heads": 2},
+ "sampler": {"batch_size": 64}, "objectives": {"beta": 0.01, "gamma": 0.01, "random_negatives": 32},
+ "train": {"epochs": 2, "progress": false}}
+JSON
+"$bin/ember_train" --config "$tmp/cfg.json" --out "$tmp/run"
+for f in config.json metrics.jsonl checkpoint.bin embeddings.npy node_ids.txt split/train.tsv split/test.tsv; do
+  test -s "$tmp/run/$f" || { echo "missing $f"; exit 1; }
+done
+"$bin/ember_embed" --run "$tmp/run"
+"$bin/ember_index" --run "$tmp/run" --check-queries 50 | tee "$tmp/index.log"
+grep -q "recall@10" "$tmp/index.log"
+"$bin/ember_query" --run "$tmp/run" --user 3 --k 5 | tee "$tmp/query.log"
+test "$(grep -cE '^ +[0-9]+ +[0-9]+ +-?[0-9.]+' "$tmp/query.log")" -eq 5
+"$bin/ember_evaluate" --run "$tmp/run" --baselines | tee "$tmp/eval.log"
+grep -q "FoF Adamic-Adar" "$tmp/eval.log"
+test -s "$tmp/run/eval.json"
+# Errors: non-zero exit with a message, never a crash.
+if "$bin/ember_query" --run "$tmp/run" --user 999999 2>"$tmp/err.log"; then exit 1; fi
+grep -q "not a user of this graph" "$tmp/err.log"
+echo '{"model": {"heads": 0}}' >"$tmp/bad.json"
+if "$bin/ember_train" --config "$tmp/bad.json" --out "$tmp/bad" 2>"$tmp/err2.log"; then exit 1; fi
+grep -q "model.heads" "$tmp/err2.log"
+echo "driver round trip OK"
