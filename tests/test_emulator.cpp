@@ -16,6 +16,7 @@
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -619,6 +620,29 @@ TEST_CASE("emu: seeded interleaving keeps barrier/shuffle kernels correct", "[em
     for (int r = 0; r < 70; ++r)
       for (int c = 0; c < 45; ++c) REQUIRE(out[c * 70 + r] == in[r * 45 + c]);
   }
+}
+
+TEST_CASE("emu: launches from two OS threads are independent", "[emu]") {
+  // Each OS thread has its own scheduler, fiber stacks and __shared__ storage.
+  const int rows = 16, cols = 500;
+  std::vector<float> x(rows * cols);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = float(i % 11);
+  std::vector<float> ref(rows);
+  for (int r = 0; r < rows; ++r)
+    for (int c = 0; c < cols; ++c) ref[r] += x[r * cols + c];
+  bool ok[2] = {true, true};
+  auto work = [&](int t) {
+    for (int it = 0; it < 20; ++it) {
+      std::vector<float> sum(rows), mx(rows);
+      EMBER_LAUNCH(k_row_sum_max<float>, rows, t == 0 ? 128 : 96, 0, nullptr, x.data(), sum.data(), mx.data(), cols);
+      if (sum != ref) ok[t] = false;
+    }
+  };
+  std::thread a(work, 0), b(work, 1);
+  a.join();
+  b.join();
+  CHECK(ok[0]);
+  CHECK(ok[1]);
 }
 
 TEST_CASE("emu: many small launches and a large grid stay fast", "[emu]") {

@@ -36,9 +36,10 @@
 #endif
 
 // ---- context switch -------------------------------------------------------------
-// x86-64 System V: save the callee-saved registers, MXCSR and the x87 control
-// word on the current stack, store the stack pointer, load the other one and
-// restore. No syscall (swapcontext would do a sigprocmask per switch).
+// x86-64 System V: push the callee-saved general registers, store the stack
+// pointer, load the other one, pop and return. No syscall (swapcontext does a
+// sigprocmask per switch). The MXCSR / x87 control words are not switched:
+// fibers inherit the launching thread's and kernel code never changes them.
 #if defined(__x86_64__)
 extern "C" void ember_emu_switch(void** save_sp, void* new_sp);
 extern "C" void ember_emu_trampoline();
@@ -55,14 +56,8 @@ ember_emu_switch:
   pushq %r13
   pushq %r14
   pushq %r15
-  subq $8, %rsp
-  stmxcsr (%rsp)
-  fnstcw 4(%rsp)
   movq %rsp, (%rdi)
   movq %rsi, %rsp
-  ldmxcsr (%rsp)
-  fldcw 4(%rsp)
-  addq $8, %rsp
   popq %r15
   popq %r14
   popq %r13
@@ -249,6 +244,11 @@ struct Launch {
   BlockCtx bctx{};
   unsigned nthreads = 0;
   std::vector<Fiber> fibers;
+  // Per warp: lanes waiting in a collective / exited / waiting at the barrier.
+  struct WarpBits {
+    unsigned waiting = 0, exited = 0, at_barrier = 0;
+  };
+  std::vector<WarpBits> warps;
   std::vector<unsigned> ready;  // FIFO (deterministic) or random pick (shuffle_warps)
   size_t ready_head = 0;
   unsigned live = 0;  // fibers not yet exited
@@ -269,8 +269,6 @@ struct Launch {
   const void* sched_stack_bottom = nullptr;
   size_t sched_stack_size = 0;
   uint64_t rng = 0;
-  unsigned mxcsr = 0x1F80;
-  unsigned short fpucw = 0x037F;
 };
 
 thread_local Launch* tls_launch = nullptr;
@@ -336,23 +334,26 @@ void prepare_stack(Launch& L, Fiber& f) {
   // The previous fiber on this stack never returned from fiber_main /
   // to_scheduler, so their redzones are still poisoned. Everything deeper was
   // unwound normally or by an exception (which ASan unpoisons).
-  const size_t dirty = f.stack_bytes < 16384 ? f.stack_bytes : 16384;
-  __asan_unpoison_memory_region(f.stack_lo + f.stack_bytes - dirty, dirty);
+  // Stack i always serves linear thread i, so the stale frames sit just below
+  // this fiber's own colored top.
+  const size_t color = (f.ctx.linear % 61u) * 208u;
+  __asan_unpoison_memory_region(f.stack_lo + f.stack_bytes - color - 8192, 8192 + color);
 #endif
 #if defined(__x86_64__)
-  uintptr_t top = reinterpret_cast<uintptr_t>(f.stack_lo + f.stack_bytes) & ~uintptr_t(15);
-  uintptr_t s = top - 64 - 16;  // 16-byte aligned; the trampoline starts with rsp = s + 64
+  (void)L;
+  // Stacks are a power-of-two-ish distance apart, so without an offset the hot
+  // top frames of all fibers would fall into the same cache sets ("coloring").
+  const size_t color = (f.ctx.linear % 61u) * 208u;
+  uintptr_t top = reinterpret_cast<uintptr_t>(f.stack_lo + f.stack_bytes - color) & ~uintptr_t(15);
+  uintptr_t s = top - 16 - 56;  // six registers + return address; the trampoline starts with rsp = top - 16
   auto* w = reinterpret_cast<uint64_t*>(s);
-  uint32_t mx = L.mxcsr;
-  std::memcpy(reinterpret_cast<char*>(s), &mx, 4);
-  std::memcpy(reinterpret_cast<char*>(s) + 4, &L.fpucw, 2);
-  w[1] = 0;                                                          // r15
-  w[2] = 0;                                                          // r14
-  w[3] = reinterpret_cast<uint64_t>(&ember_emu_fiber_entry);         // r13
-  w[4] = reinterpret_cast<uint64_t>(&f);                             // r12
-  w[5] = 0;                                                          // rbx
-  w[6] = 0;                                                          // rbp (ends frame-pointer chains)
-  w[7] = reinterpret_cast<uint64_t>(&ember_emu_trampoline);          // return address
+  w[0] = 0;                                                     // r15
+  w[1] = 0;                                                     // r14
+  w[2] = reinterpret_cast<uint64_t>(&ember_emu_fiber_entry);    // r13
+  w[3] = reinterpret_cast<uint64_t>(&f);                        // r12
+  w[4] = 0;                                                     // rbx
+  w[5] = 0;                                                     // rbp (ends frame-pointer chains)
+  w[6] = reinterpret_cast<uint64_t>(&ember_emu_trampoline);     // return address
   f.sp = reinterpret_cast<void*>(s);
 #else
   getcontext(&f.uc);
@@ -443,6 +444,7 @@ void release_barrier(Launch& L, Fiber* self) {
       }
     }
   }
+  for (auto& w : L.warps) w.at_barrier = 0;
   L.bar_count = 0;
   L.bar_acc = 0;
   L.bar_kind = -1;
@@ -461,12 +463,10 @@ unsigned existing_lanes(const Launch& L, const Fiber& f) {
 // (f is about to do something else: exit or wait at a barrier).
 template <class Doing>
 void check_no_lane_waits_for(Launch& L, const Fiber& f, Doing doing) {
-  unsigned base = f.warp * 32u;
-  unsigned exist = existing_lanes(L, f);
-  for (unsigned j = 0; j < 32; ++j) {
-    if (!(exist & (1u << j)) || j == f.lane) continue;
-    const Fiber& g = L.fibers[base + j];
-    if (g.state == FState::kWarp && (g.mask & (1u << f.lane))) {
+  const unsigned base = f.warp * 32u;
+  for (unsigned bits = L.warps[f.warp].waiting & ~(1u << f.lane); bits; bits &= bits - 1) {
+    const Fiber& g = L.fibers[base + static_cast<unsigned>(__builtin_ctz(bits))];
+    if (g.mask & (1u << f.lane)) {
       fail(L, thread_name(f) + " " + doing() + " while " + thread_name(g) + " " + wait_desc(L, g) +
                   ", whose mask includes lane " + std::to_string(f.lane));
     }
@@ -483,6 +483,7 @@ void fiber_main(Fiber* fp) {
       // Normal exit.
       f.state = FState::kDone;
       L.live -= 1;
+      L.warps[f.warp].exited |= 1u << f.lane;
       check_no_lane_waits_for(L, f, [] { return std::string("exited"); });
       if (L.bar_count > 0 && L.bar_count == L.live) release_barrier(L, nullptr);
     }
@@ -498,6 +499,7 @@ void fiber_main(Fiber* fp) {
   if (f.state != FState::kDone) {
     f.state = FState::kDone;
     L.live -= 1;
+    L.warps[f.warp].exited |= 1u << f.lane;
   }
   to_scheduler(L, f, true);
   std::abort();  // never resumed
@@ -529,6 +531,7 @@ void run_block(Launch& L) {
   L.bar_acc = 0;
   L.bar_kind = -1;
   L.cancelling = false;
+  L.warps.assign((n + 31) / 32, Launch::WarpBits{});
   for (unsigned i = 0; i < n; ++i) {
     Fiber& f = L.fibers[i];
     f.ctx.linear = i;
@@ -633,16 +636,6 @@ void launch_impl(const char* name, dim3 grid, dim3 block, size_t shmem, Thunk th
   for (const char* p = name; *p; ++p) L.rng = (L.rng ^ static_cast<unsigned char>(*p)) * 0x100000001B3ull;
   L.rng ^= (uint64_t(grid.x) << 32) ^ (uint64_t(grid.y) << 16) ^ grid.z ^ (uint64_t(nthreads) << 48);
   splitmix64(L.rng);
-#if defined(__x86_64__)
-  {
-    unsigned mx;
-    unsigned short cw;
-    asm volatile("stmxcsr %0" : "=m"(mx));
-    asm volatile("fnstcw %0" : "=m"(cw));
-    L.mxcsr = mx;
-    L.fpucw = cw;
-  }
-#endif
 
   // Dynamic shared memory: exactly `shmem` bytes, so ASan sees overruns.
   struct Shared {
@@ -720,6 +713,7 @@ int syncthreads_reduce(int kind, int pred, const char* file, int line) {
     L.bar_kind = kind;
   }
   f.state = FState::kBarrier;
+  L.warps[f.warp].at_barrier |= 1u << f.lane;
   L.bar_count += 1;
   L.bar_acc += pred;
   if (L.bar_count == L.live) {
@@ -737,10 +731,7 @@ int syncthreads_reduce(int kind, int pred, const char* file, int line) {
 unsigned active_mask() {
   Launch& L = current_launch("__activemask");
   const Fiber& f = *L.current;
-  unsigned exist = existing_lanes(L, f), m = 0;
-  for (unsigned j = 0; j < 32; ++j)
-    if ((exist & (1u << j)) && L.fibers[f.warp * 32u + j].state != FState::kDone) m |= 1u << j;
-  return m;
+  return existing_lanes(L, f) & ~L.warps[f.warp].exited;
 }
 
 void preempt_point() {
@@ -757,7 +748,7 @@ bool same_value(uint64_t a, uint64_t b, int size) {
 }
 
 // All lanes in `mask` have arrived at the same collective: compute results.
-void complete_collective(Launch& L, unsigned base, unsigned mask, int op) {
+__attribute__((noinline)) void complete_collective(Launch& L, unsigned base, unsigned mask, int op) {
   Fiber* lanes[32] = {};
   for (unsigned j = 0; j < 32; ++j)
     if (mask & (1u << j)) lanes[j] = &L.fibers[base + j];
@@ -841,27 +832,44 @@ void complete_collective(Launch& L, unsigned base, unsigned mask, int op) {
 }
 }  // namespace
 
+namespace {
+enum class CollErr { kSelfNotInMask, kBadWidth, kNoSuchLane, kLaneUnavailable, kInconsistent };
+
+// Builds the message for a misused warp collective (kept out of the hot path).
+[[noreturn]] __attribute__((noinline, cold)) void collective_error(Launch& L, const Fiber& f, CollErr e, int op,
+                                                                    unsigned mask, int width, const char* file,
+                                                                    int line, unsigned other_lane) {
+  const std::string head = thread_name(f) + " called " + op_name(op) + " at " + file + ":" + std::to_string(line);
+  const Fiber& g = L.fibers[f.warp * 32u + (other_lane & 31u)];
+  switch (e) {
+    case CollErr::kSelfNotInMask:
+      fail(L, head + " with mask " + hex(mask) + " that does not include its own lane " + std::to_string(f.lane));
+    case CollErr::kBadWidth:
+      fail(L, head + " with width " + std::to_string(width) + " (must be a power of two in [1, 32])");
+    case CollErr::kNoSuchLane:
+      fail(L, head + " with mask " + hex(mask) + " naming lanes that do not exist (the block has " +
+                  std::to_string(L.nthreads) + " threads, warp " + std::to_string(f.warp) + " has lanes " +
+                  hex(existing_lanes(L, f)) + ")");
+    case CollErr::kLaneUnavailable:
+      fail(L, head + " with mask " + hex(mask) + " but lane " + std::to_string(other_lane) + " " + wait_desc(L, g));
+    case CollErr::kInconsistent:
+      fail(L, head + " with mask " + hex(mask) + " while " + thread_name(g) + " " + wait_desc(L, g) +
+                  " (every lane in the mask must reach the same collective with the same mask)");
+  }
+  fail(L, head);
+}
+}  // namespace
+
 uint64_t warp_collective(int op, unsigned mask, uint64_t bits, int size, int param, int width, const char* file,
                          int line) {
   Launch& L = current_launch(op_name(op));
   Fiber& f = *L.current;
   const unsigned me = 1u << f.lane;
   const unsigned base = f.warp * 32u;
-  auto at_str = [&] { return std::string(op_name(op)) + " at " + file + ":" + std::to_string(line); };
-  if (!(mask & me)) {
-    fail(L, thread_name(f) + " called " + at_str() + " with mask " + hex(mask) + " that does not include its own lane " +
-                std::to_string(f.lane));
-  }
-  if (op <= kShflXor && (width < 1 || width > 32 || (width & (width - 1)) != 0)) {
-    fail(L, thread_name(f) + " called " + at_str() + " with width " + std::to_string(width) +
-                " (must be a power of two in [1, 32])");
-  }
-  const unsigned exist = existing_lanes(L, f);
-  if (mask & ~exist) {
-    fail(L, thread_name(f) + " called " + at_str() + " with mask " + hex(mask) + " naming lanes that do not exist (the block has " +
-                std::to_string(L.nthreads) + " threads, warp " + std::to_string(f.warp) + " has lanes " + hex(exist) +
-                ")");
-  }
+  auto error = [&](CollErr e, unsigned other) { collective_error(L, f, e, op, mask, width, file, line, other); };
+  if (!(mask & me)) error(CollErr::kSelfNotInMask, 0);
+  if (op <= kShflXor && (width < 1 || width > 32 || (width & (width - 1)) != 0)) error(CollErr::kBadWidth, 0);
+  if (mask & ~existing_lanes(L, f)) error(CollErr::kNoSuchLane, 0);
   f.file = file;
   f.line = line;
   f.op = op;
@@ -870,39 +878,32 @@ uint64_t warp_collective(int op, unsigned mask, uint64_t bits, int size, int par
   f.size = size;
   f.param = param;
   f.width = width;
-  bool all_here = true;
-  for (unsigned j = 0; j < 32; ++j) {
-    if (!(exist & (1u << j)) || j == f.lane) continue;
+  Launch::WarpBits& wb = L.warps[f.warp];
+  if (unsigned bad = mask & (wb.exited | wb.at_barrier)) error(CollErr::kLaneUnavailable, __builtin_ctz(bad));
+  // Lanes already waiting in this mask agree with each other (checked when
+  // they arrived), so one representative is enough.
+  const unsigned waiting_in = mask & wb.waiting;
+  if (waiting_in) {
+    const unsigned j = static_cast<unsigned>(__builtin_ctz(waiting_in));
     const Fiber& g = L.fibers[base + j];
-    const bool in_mask = (mask & (1u << j)) != 0;
-    if (g.state == FState::kWarp && (in_mask || (g.mask & me)) && (g.op != op || g.mask != mask)) {
-      fail(L, thread_name(f) + " called " + at_str() + " with mask " + hex(mask) + " while " + thread_name(g) + " " +
-                  wait_desc(L, g) + " (every lane in the mask must reach the same collective with the same mask)");
-    }
-    if (!in_mask) continue;
-    switch (g.state) {
-      case FState::kDone:
-        fail(L, thread_name(f) + " called " + at_str() + " with mask " + hex(mask) + " but lane " + std::to_string(j) +
-                    " has exited");
-      case FState::kBarrier:
-        fail(L, thread_name(f) + " called " + at_str() + " with mask " + hex(mask) + " but lane " + std::to_string(j) +
-                    " " + wait_desc(L, g));
-      case FState::kWarp: break;
-      case FState::kReady:
-      case FState::kRunning: all_here = false; break;
-    }
+    if (g.op != op || g.mask != mask) error(CollErr::kInconsistent, j);
   }
-  f.state = FState::kWarp;
-  if (!all_here) {
+  // Lanes waiting outside this mask must not be waiting for this lane.
+  for (unsigned b = wb.waiting & ~mask; b; b &= b - 1) {
+    const unsigned j = static_cast<unsigned>(__builtin_ctz(b));
+    if (L.fibers[base + j].mask & me) error(CollErr::kInconsistent, j);
+  }
+  if ((waiting_in | me) != mask) {
+    f.state = FState::kWarp;
+    wb.waiting |= me;
     suspend(L, f);
     f.state = FState::kRunning;
     return f.out;
   }
+  wb.waiting &= ~mask;
   complete_collective(L, base, mask, op);
-  for (unsigned j = 0; j < 32; ++j)
-    if ((mask & (1u << j)) && j != f.lane) push_ready(L, base + j);
-  f.state = FState::kRunning;
-  uint64_t out = f.out;
+  for (unsigned b = mask & ~me; b; b &= b - 1) push_ready(L, base + static_cast<unsigned>(__builtin_ctz(b)));
+  const uint64_t out = f.out;
   if (L.opt.shuffle_warps && chance(L, 2)) yield_now(L, f);
   return out;
 }
