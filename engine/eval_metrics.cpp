@@ -10,6 +10,7 @@ namespace ember {
 namespace {
 std::string bucket_name(const std::vector<int64_t>& e, size_t b) {
   if (b + 1 == e.size()) return ">" + std::to_string(e[b] - 1);
+  if (e[b + 1] - 1 == e[b]) return std::to_string(e[b]);
   return std::to_string(e[b]) + "-" + std::to_string(e[b + 1] - 1);
 }
 }  // namespace
