@@ -12,8 +12,8 @@
 // on a GPU the fraction of the H100 roofline, max(GB/s / 3350, GFLOP/s / 67000)
 // (3.35 TB/s HBM3, 67 TFLOP/s FP32 non-tensor).
 // Traffic / work models (s = 4 bytes, what the kernels must move at least):
-//   cca        fwd: 8 n k s bytes (read z, write zt, Gram + loss reads, 2 views), 4 n k^2 flops (2 Gram GEMMs)
-//              +bwd: +18 n k s bytes, +4 n k^2 flops (zt @ C per view)
+//   cca        fwd: 8 n k s bytes (read z, write zt, Gram + loss reads, 2 views), 2 n k^2 flops (2 Gram syrk)
+//              +bwd: +18 n k s bytes, +4 n k^2 flops (zt @ C GEMM per view)
 //   sce        fwd: 2 |V| d s bytes, 6 |V| d flops;  +bwd: +4 |V| d s + N d s (zero-fill of dz), +8 |V| d flops
 //   retrieval  fwd: 2 B M d flops;  fwd+bwd: 10 B M d flops executed (the backward recomputes the logits
 //              twice: dq and dc passes, no atomics); bytes ~ (B + M) d s per pass (negligible)
@@ -125,7 +125,7 @@ int main(int argc, char** argv) {
           Variable l = cca_loss(a, b, 1e-3);
           if (bwd) l.backward();
         }, opt);
-        pr.row("cca", dev, bwd, r, (bwd ? 26.0 : 8.0) * nk * s, (bwd ? 8.0 : 4.0) * nkk, size);
+        pr.row("cca", dev, bwd, r, (bwd ? 26.0 : 8.0) * nk * s, (bwd ? 6.0 : 2.0) * nkk, size);
       }
     }
     if (want("sce")) {

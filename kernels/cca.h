@@ -1,5 +1,6 @@
-// CCA loss pieces (paper eq. 3). The Gram matrices C = Zt^T Zt are products
-// done by tensor::matmul (cuBLAS on a GPU); these kernels do the rest.
+// CCA loss pieces (paper eq. 3). The Gram matrices C = Zt^T Zt are symmetric
+// rank updates (cca_gram: Eigen / cuBLAS syrk); the backward product zt @ C is
+// tensor::matmul (cuBLAS on a GPU); these kernels do the rest.
 //
 // Standardisation, for each column j of z [n, k] (n >= 1):
 //   mu_j   = (1/n) sum_i z_ij
@@ -20,6 +21,11 @@
 #include "kernels/backend.h"
 
 EMBER_DECLARE_BACKENDS(
+    // c [k, k] = zt^T zt, a symmetric rank-n update (half the flops of a GEMM):
+    // CPU Eigen rankUpdate over fixed row chunks (OpenMP, partial Grams summed
+    // in chunk order), GPU cuBLAS syrk + a mirror kernel (the emulated build
+    // runs the CPU code).
+    void cca_gram(const Tensor& zt, Tensor& c);
     // zt [n, k] and inv_std [k] = 1 / s_j (dtype of z).
     void cca_standardize(const Tensor& z, double eps, Tensor& zt, Tensor& inv_std);
     // out [1] = L; ca, cb [k, k] are the Gram matrices of zta, ztb.

@@ -1,6 +1,8 @@
 // CPU reference for kernels/cca.h. Rows are processed in fixed chunks of
 // kChunk rows (OpenMP over chunks); per-chunk double partials are combined
 // in chunk order, so results do not depend on the thread count.
+#include <Eigen/Dense>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -15,6 +17,30 @@ namespace {
 constexpr int64_t kChunk = 4096;
 int64_t chunks(int64_t n) { return (n + kChunk - 1) / kChunk; }
 }  // namespace
+
+void cca_gram(const Tensor& zt, Tensor& c) {
+  const int64_t n = zt.size(0), k = zt.size(1);
+  constexpr int64_t kGramChunk = 16384;  // rows per partial Gram (fixed: results independent of threads)
+  const int64_t nch = std::max<int64_t>(1, (n + kGramChunk - 1) / kGramChunk);
+  EMBER_FLOAT_SWITCH(zt.dtype(), T, {
+    using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+    std::vector<Mat> part(static_cast<size_t>(nch));
+_Pragma("omp parallel for schedule(dynamic, 1) if (nch > 1)")
+    for (int64_t ch = 0; ch < nch; ++ch) {
+      const int64_t r0 = ch * kGramChunk, r1 = std::min(n, r0 + kGramChunk);
+      Eigen::Map<const Mat> Z(zt.data<T>() + r0 * k, r1 - r0, k);
+      part[ch].setZero(k, k);
+      part[ch].template selfadjointView<Eigen::Lower>().rankUpdate(Z.transpose());
+    }
+    T* pc = c.data<T>();
+    for (int64_t i = 0; i < k; ++i)
+      for (int64_t j = 0; j <= i; ++j) {
+        T s = T(0);
+        for (int64_t ch = 0; ch < nch; ++ch) s += part[ch](i, j);  // lower triangle, chunk order
+        pc[i * k + j] = pc[j * k + i] = s;
+      }
+  });
+}
 
 void cca_standardize(const Tensor& z, double eps, Tensor& zt, Tensor& inv_std) {
   const int64_t n = z.size(0), k = z.size(1), nch = chunks(n);

@@ -17,6 +17,12 @@
 #include "kernels/cca_math.h"
 #include "kernels/common.cuh"
 
+#if EMBER_REAL_CUDA
+#include <cublas_v2.h>
+
+#include "core/context.h"
+#endif
+
 namespace ember {
 namespace EMBER_KERNEL_NS {
 namespace {
@@ -184,7 +190,43 @@ __global__ void view_backward_kernel(const T* __restrict__ zt, const T* __restri
   }
 }
 
+// Row-major c[i, j] for j < i = c[j, i] (syrk filled the row-major upper triangle).
+template <class T>
+__global__ void mirror_upper_kernel(int64_t k, T* __restrict__ c) {
+  for (int64_t e = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; e < k * k; e += (int64_t)gridDim.x * blockDim.x) {
+    const int64_t i = e / k, j = e % k;
+    if (j < i) c[e] = c[j * k + i];
+  }
+}
+
 }  // namespace
+
+void cca_gram(const Tensor& zt, Tensor& c) {
+  const int64_t n = zt.size(0), k = zt.size(1);
+  if (k == 0) return;
+#if EMBER_REAL_CUDA
+  // Row-major zt [n, k] is column-major A = zt^T [k, n]; C = A A^T (k x k).
+  // Column-major lower triangle = row-major upper triangle; mirror it down.
+  auto handle = static_cast<cublasHandle_t>(Context::get().cublas_handle());
+  cublasStatus_t st;
+  if (zt.dtype() == DType::F32) {
+    const float one = 1.0f, zero = 0.0f;
+    st = cublasSsyrk(handle, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, static_cast<int>(k), static_cast<int>(n), &one,
+                     zt.data<float>(), static_cast<int>(k), &zero, c.data<float>(), static_cast<int>(k));
+  } else {
+    const double one = 1.0, zero = 0.0;
+    st = cublasDsyrk(handle, CUBLAS_FILL_MODE_LOWER, CUBLAS_OP_N, static_cast<int>(k), static_cast<int>(n), &one,
+                     zt.data<double>(), static_cast<int>(k), &zero, c.data<double>(), static_cast<int>(k));
+  }
+  EMBER_CHECK(st == CUBLAS_STATUS_SUCCESS, "cuBLAS syrk failed with status " << static_cast<int>(st));
+  EMBER_FLOAT_SWITCH(zt.dtype(), T, {
+    EMBER_LAUNCH(mirror_upper_kernel<T>, grid_for(k * k, kThreads), kThreads, 0, 0, k, c.data<T>());
+  });
+#else
+  (void)n;
+  ::ember::cpu::cca_gram(zt, c);
+#endif
+}
 
 void cca_standardize(const Tensor& z, double eps, Tensor& zt, Tensor& inv_std) {
   const int64_t n = z.size(0), k = z.size(1);

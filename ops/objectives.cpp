@@ -60,7 +60,9 @@ Variable cca_loss(const Variable& za, const Variable& zb, double lambda, double 
   Tensor inva = Tensor::empty({k}, a.dtype(), dev), invb = Tensor::empty({k}, a.dtype(), dev);
   EMBER_DISPATCH(dev, cca_standardize, a, eps, zta, inva);
   EMBER_DISPATCH(dev, cca_standardize, b, eps, ztb, invb);
-  Tensor ca = tensor::matmul(zta, zta, true, false), cb = tensor::matmul(ztb, ztb, true, false);
+  Tensor ca = Tensor::empty({k, k}, a.dtype(), dev), cb = Tensor::empty({k, k}, a.dtype(), dev);
+  EMBER_DISPATCH(dev, cca_gram, zta, ca);
+  EMBER_DISPATCH(dev, cca_gram, ztb, cb);
   Tensor loss = Tensor::empty({1}, a.dtype(), dev);
   EMBER_DISPATCH(dev, cca_loss_forward, zta, ztb, ca, cb, lambda, loss);
   return Variable::make(loss, {za, zb},
