@@ -31,9 +31,12 @@ std::string header_of(const std::string& path) {
 
 Layout detect(const std::string& dir) {
   Layout L;
-  if (!fs::is_directory(dir)) return L;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return L;
   std::vector<std::string> csv_edges, txt;
-  for (const auto& ent : fs::directory_iterator(dir)) {
+  fs::directory_iterator it(dir, ec);
+  EMBER_CHECK(!ec, "cannot list " << dir << ": " << ec.message());
+  for (const auto& ent : it) {
     if (!ent.is_regular_file()) continue;
     std::string f = ent.path().filename().string();
     auto ends = [&](const std::string& s) { return f.size() > s.size() && f.compare(f.size() - s.size(), s.size(), s) == 0; };
@@ -144,8 +147,11 @@ Dataset load_dataset(const std::string& dir, const DatasetOptions& opts) {
 std::vector<std::string> find_dataset_dirs(const std::string& root) {
   std::vector<std::string> out;
   if (!fs::is_directory(root)) return out;
-  for (const auto& ent : fs::recursive_directory_iterator(root)) {
-    if (!ent.is_directory()) continue;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
+  EMBER_CHECK(!ec, "cannot list " << root << ": " << ec.message());
+  for (const auto& ent : it) {
+    if (!ent.is_directory(ec)) continue;
     if (detect(ent.path().string()).kind != Layout::None) out.push_back(ent.path().string());
   }
   std::sort(out.begin(), out.end());

@@ -43,7 +43,8 @@ struct SamplerConfig {
   uint64_t seed = 1;
 };
 
-// Reusable sampler (keeps an O(num_nodes) scratch map; one per thread).
+// Reusable sampler (keeps an O(num_nodes) scratch map; not thread-safe: one
+// per thread). The graph must outlive the sampler.
 class NeighborSampler {
  public:
   NeighborSampler(const Graph& g, SamplerConfig cfg);
@@ -74,6 +75,7 @@ struct LoaderConfig {
 // producer threads; next() returns them in order. Producers stay at most
 // `prefetch` batches ahead. A producer exception is rethrown by next(). The
 // destructor stops and joins the producers (also when batches are pending).
+// The graph must outlive the loader.
 class SubgraphLoader {
  public:
   SubgraphLoader(const Graph& g, std::vector<int32_t> query_users, LoaderConfig cfg);
