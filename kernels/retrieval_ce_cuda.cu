@@ -25,7 +25,9 @@ constexpr int kDK = 32;              // d-chunk of the dot products
 constexpr int kPad = kTile + 1;
 constexpr int kDV = 128;             // output columns per block (backward)
 constexpr int kVC = kDV / 16;        // output columns per thread
-constexpr int64_t kTargetBlocks = 2 * 132;  // ~2 blocks per H100 SM
+// Blocks to aim for when splitting the candidates: ~4 waves of 2 resident
+// blocks on each of the H100's 132 SMs (few waves -> small tail effect).
+constexpr int64_t kTargetBlocks = 4 * 2 * 132;
 
 template <class T>
 struct Cfg {
