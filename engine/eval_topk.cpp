@@ -116,12 +116,14 @@ Rankings exact_topk_cpu(const float* items, int64_t n, int64_t d, const std::vec
           TopKHeap& h = heaps[i];
           const int32_t q = queries[q0 + i];
           const float* s = scores.data() + i * T;
+          // Cheap filter against the current k-th best; NaN never passes.
+          float thr = h.threshold();
           for (int64_t j = 0; j < nt; ++j) {
-            float v = s[j];
-            if (std::isnan(v)) continue;
-            int32_t id = static_cast<int32_t>(t0 + j);
-            if (!h.admits(v, id) || excluded(q, id, exclude)) continue;
-            h.push(v, id);
+            if (!(s[j] >= thr)) continue;
+            const int32_t id = static_cast<int32_t>(t0 + j);
+            if (!h.admits(s[j], id) || excluded(q, id, exclude)) continue;
+            h.push(s[j], id);
+            thr = h.threshold();
           }
         }
       }

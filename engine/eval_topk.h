@@ -4,6 +4,7 @@
 // O(N*d + threads * (B*T + B*K)). The GPU path (kernels/topk.h) computes the
 // same lists.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -26,8 +27,8 @@ struct Rankings {
 
 struct TopKConfig {
   int32_t k = 100;
-  int64_t query_block = 256;   // B: queries per GEMM tile
-  int64_t item_block = 8192;   // T: items per GEMM tile
+  int64_t query_block = 128;   // B: queries per GEMM tile
+  int64_t item_block = 1024;   // T: items per GEMM tile (B x T floats stay in L2)
   bool normalize = true;       // L2-normalise rows first (cosine); zero rows stay zero
   Device device = Device::CPU; // CUDA / EMU: kernels/topk.h (GEMM tile + selection kernel)
 };
@@ -58,6 +59,8 @@ class TopKHeap {
   bool admits(float score, int32_t id) const {
     return size_ < k_ ? true : topk_better(score, id, s_[0], id_[0]);
   }
+  // Score a candidate must reach to have a chance (-inf until k are kept).
+  float threshold() const { return size_ < k_ ? -INFINITY : s_[0]; }
   void push(float score, int32_t id);
   // Writes the kept items best-first into ids/scores (k slots, -1 padded) and empties the heap.
   void drain_sorted(int32_t* ids, float* scores);
