@@ -173,8 +173,9 @@ Variable retrieval_softmax_ce(const Variable& q, const Variable& c, const Tensor
   EMBER_CHECK(q.size(1) == c.size(1), op << ": embedding sizes differ, q " << q.value().describe() << " vs c "
                                          << c.value().describe());
   const int64_t B = q.size(0), M = c.size(0);
-  EMBER_CHECK(B >= 1 && M >= 1, op << ": need at least one query and one candidate, got q "
-                                   << q.value().describe() << ", c " << c.value().describe());
+  EMBER_CHECK(B >= 1 && M >= 1 && q.size(1) >= 1,
+              op << ": need at least one query, one candidate and one embedding column, got q "
+                 << q.value().describe() << ", c " << c.value().describe());
   const double tau = options.temperature;
   EMBER_CHECK(std::isfinite(tau) && tau > 0.0, op << ": temperature must be > 0, got " << tau);
   const Device dev = q.device();

@@ -566,6 +566,9 @@ TEST_CASE("retrieval_softmax_ce: invalid arguments", "[objectives][errors]") {
                       Catch::Contains("positives must be [3, P >= 1]"));
   REQUIRE_THROWS_WITH(retrieval_softmax_ce(q, Variable(rand_t({10, 5}, 3)), pos),
                       Catch::Contains("embedding sizes differ"));
+  REQUIRE_THROWS_WITH(retrieval_softmax_ce(Variable(Tensor::zeros({3, 0}, DType::F64)),
+                                           Variable(Tensor::zeros({10, 0}, DType::F64)), pos),
+                      Catch::Contains("one embedding column"));
   Tensor bad_mask = Tensor::zeros({3, 9}, DType::I32);
   RetrievalOptions om;
   om.mask = &bad_mask;
