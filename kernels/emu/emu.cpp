@@ -266,6 +266,7 @@ struct Launch {
   ucontext_t sched_uc;
 #endif
   void* sched_fake_stack = nullptr;
+  bool from_scheduler = false;
   const void* sched_stack_bottom = nullptr;
   size_t sched_stack_size = 0;
   uint64_t rng = 0;
@@ -332,7 +333,7 @@ void fiber_entry_uc(unsigned lo, unsigned hi) {
 void prepare_stack(Launch& L, Fiber& f) {
 #if defined(EMBER_EMU_ASAN)
   // The previous fiber on this stack never returned from fiber_main /
-  // to_scheduler, so their redzones are still poisoned. Everything deeper was
+  // switch_from, so their redzones are still poisoned. Everything deeper was
   // unwound normally or by an exception (which ASan unpoisons).
   // Stack i always serves linear thread i, so the stale frames sit just below
   // this fiber's own colored top.
@@ -365,11 +366,35 @@ void prepare_stack(Launch& L, Fiber& f) {
 #endif
 }
 
-// Scheduler -> fiber; returns when the fiber switches back.
+// Takes the next runnable fiber off the ready queue (preparing its stack on
+// first use), or returns nullptr when the scheduler must take over: nothing
+// is runnable, an error was recorded, or the block is being cancelled.
+Fiber* pick_next(Launch& L) {
+  if (L.error || L.cancelling || L.ready_head == L.ready.size()) return nullptr;
+  if (L.opt.shuffle_warps) {
+    const size_t k = L.ready_head + splitmix64(L.rng) % (L.ready.size() - L.ready_head);
+    std::swap(L.ready[L.ready_head], L.ready[k]);
+  }
+  const unsigned id = L.ready[L.ready_head++];
+  if (L.ready_head > 4096 && L.ready_head * 2 > L.ready.size()) {
+    L.ready.erase(L.ready.begin(), L.ready.begin() + static_cast<std::ptrdiff_t>(L.ready_head));
+    L.ready_head = 0;
+  }
+  Fiber& f = L.fibers[id];
+  f.state = FState::kRunning;
+  if (!f.started) {
+    f.started = true;
+    prepare_stack(L, f);
+  }
+  return &f;
+}
+
+// Scheduler -> fiber; returns when some fiber switches back to the scheduler.
 void resume(Launch& L, Fiber& f) {
   L.current = &f;
   tls_thread = &f.ctx;
 #if defined(EMBER_EMU_ASAN)
+  L.from_scheduler = true;
   __sanitizer_start_switch_fiber(&L.sched_fake_stack, f.stack_lo, f.stack_bytes);
 #endif
 #if defined(__x86_64__)
@@ -387,24 +412,38 @@ void resume(Launch& L, Fiber& f) {
 // Called on the fiber's stack right after it was switched to.
 inline void arrived_on_fiber(Launch& L, Fiber& f) {
 #if defined(EMBER_EMU_ASAN)
-  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &L.sched_stack_bottom, &L.sched_stack_size);
+  const void* bottom = nullptr;
+  size_t size = 0;
+  __sanitizer_finish_switch_fiber(f.asan_fake_stack, &bottom, &size);
+  if (L.from_scheduler) {  // learn the scheduler's stack, to switch back to it later
+    L.sched_stack_bottom = bottom;
+    L.sched_stack_size = size;
+    L.from_scheduler = false;
+  }
 #else
   (void)L;
   (void)f;
 #endif
 }
 
-// Fiber -> scheduler. `final` when the fiber never runs again.
-void to_scheduler(Launch& L, Fiber& f, bool final) {
+// The running fiber f gives up the CPU: switches straight to the next ready
+// fiber (no round trip through the scheduler), or to the scheduler when none
+// is. Returns when f is resumed. `final` when f has exited.
+void switch_from(Launch& L, Fiber& f, bool final) {
+  Fiber* next = pick_next(L);
+  if (next == &f) return;  // f yielded and is the only runnable fiber
 #if defined(EMBER_EMU_ASAN)
-  __sanitizer_start_switch_fiber(final ? nullptr : &f.asan_fake_stack, L.sched_stack_bottom, L.sched_stack_size);
+  __sanitizer_start_switch_fiber(final ? nullptr : &f.asan_fake_stack, next ? next->stack_lo : L.sched_stack_bottom,
+                                 next ? next->stack_bytes : L.sched_stack_size);
 #else
   (void)final;
 #endif
+  L.current = next;
+  tls_thread = next ? &next->ctx : nullptr;
 #if defined(__x86_64__)
-  ember_emu_switch(&f.sp, L.sched_sp);
+  ember_emu_switch(&f.sp, next ? next->sp : L.sched_sp);
 #else
-  swapcontext(&f.uc, &L.sched_uc);
+  swapcontext(&f.uc, next ? &next->uc : &L.sched_uc);
 #endif
   arrived_on_fiber(L, f);
 }
@@ -412,7 +451,7 @@ void to_scheduler(Launch& L, Fiber& f, bool final) {
 // Suspends the running fiber (whose state was set to a waiting state or
 // kReady); throws FiberCancelled if the block is being aborted.
 void suspend(Launch& L, Fiber& f) {
-  to_scheduler(L, f, false);
+  switch_from(L, f, false);
   if (L.cancelling) throw FiberCancelled{};
 }
 
@@ -501,7 +540,7 @@ void fiber_main(Fiber* fp) {
     L.live -= 1;
     L.warps[f.warp].exited |= 1u << f.lane;
   }
-  to_scheduler(L, f, true);
+  switch_from(L, f, true);
   std::abort();  // never resumed
 }
 
@@ -545,29 +584,10 @@ void run_block(Launch& L) {
   }
   if (L.bctx.dynamic_shared_bytes) std::memset(L.bctx.dynamic_shared, 0xFF, L.bctx.dynamic_shared_bytes);
 
-  const bool shuffle = L.opt.shuffle_warps;
-  while (!L.error) {
-    if (L.ready_head == L.ready.size()) {
-      if (L.live != 0) L.error = std::make_exception_ptr(Error(deadlock_report(L)));
-      break;
-    }
-    if (shuffle) {
-      size_t k = L.ready_head + splitmix64(L.rng) % (L.ready.size() - L.ready_head);
-      std::swap(L.ready[L.ready_head], L.ready[k]);
-    }
-    unsigned id = L.ready[L.ready_head++];
-    if (L.ready_head > 4096 && L.ready_head * 2 > L.ready.size()) {
-      L.ready.erase(L.ready.begin(), L.ready.begin() + static_cast<std::ptrdiff_t>(L.ready_head));
-      L.ready_head = 0;
-    }
-    Fiber& f = L.fibers[id];
-    f.state = FState::kRunning;
-    if (!f.started) {
-      f.started = true;
-      prepare_stack(L, f);
-    }
-    resume(L, f);
-  }
+  // Fibers hand the CPU to each other directly; control comes back here only
+  // when nothing is runnable, or on an error.
+  while (Fiber* f = pick_next(L)) resume(L, *f);
+  if (!L.error && L.live != 0) L.error = std::make_exception_ptr(Error(deadlock_report(L)));
   if (L.error) {
     // Unwind every suspended fiber so destructors run and stacks are clean.
     L.cancelling = true;
