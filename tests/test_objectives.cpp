@@ -260,6 +260,13 @@ TEST_CASE("cca_loss: degenerate columns and n = 1 stay finite", "[objectives][em
       require_finite(one, std::string("n = 1 on ") + device_name(d));
       REQUIRE(tensor::scalar(one.loss) == Approx(2 * 0.25 * 3));
       for (double g : one.grads[0].to_dtype(DType::F64).to_vector<double>()) REQUIRE(g == 0.0);
+      // All rows equal (in both views): the same as n = 1, for any n.
+      Tensor row = rand_t({1, 3}, 10);
+      Tensor same = tensor::concat({row, row, row, row, row, row, row}, 0);
+      const Eval eq = evaluate([](const std::vector<Variable>& v) { return cca_loss(v[0], v[1], 0.25); }, {same, same},
+                               d, dt);
+      require_finite(eq, std::string("all-equal rows on ") + device_name(d));
+      REQUIRE(tensor::scalar(eq.loss) == Approx(2 * 0.25 * 3).epsilon(1e-5));
     }
   // The constant column standardises to exactly 0 (eps inside the sqrt, no NaN).
   Variable va(a), vb(b);
