@@ -13,6 +13,7 @@
 #include "engine/binary_io.h"
 #include "engine/checkpoint.h"
 #include "engine/eval_metrics.h"
+#include "engine/interrupt.h"
 #include "engine/loaders.h"
 #include "engine/prefetch.h"
 #include "engine/progress.h"
@@ -386,10 +387,13 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
                                        {"lr", optim_->learning_rate()}}, samples);
       if (!ckpt.empty() && cfg_.train.checkpoint_every > 0 && global_step_ % cfg_.train.checkpoint_every == 0)
         save_state(ckpt, epoch_, step_in_epoch_);
-      if (max_steps > 0 && steps_this_call >= max_steps) {
+      const bool interrupted = interrupt_requested();
+      if (interrupted || (max_steps > 0 && steps_this_call >= max_steps)) {
         prefetch.stop();
         if (!ckpt.empty()) save_state(ckpt, epoch_, step_in_epoch_);
-        progress.finish("interrupted after " + std::to_string(steps_this_call) + " steps (max_steps)");
+        progress.finish("interrupted after " + std::to_string(steps_this_call) + " steps" +
+                        (interrupted ? " (signal); checkpoint written" : " (max_steps)"));
+        res.interrupted = interrupted;
         res.steps = global_step_;
         res.best_val_recall50 = best_metric_;
         res.best_epoch = best_epoch_;

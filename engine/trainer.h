@@ -39,6 +39,7 @@ struct TrainResult {
   int64_t epochs_run = 0;
   double seconds = 0.0;
   bool stopped_early = false;
+  bool interrupted = false;  // stopped by SIGINT/SIGTERM after writing the checkpoint
 };
 
 class Trainer {

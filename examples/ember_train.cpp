@@ -2,11 +2,13 @@
 //   ember_train --out runs/ssmtl [--config cfg.json] [--graph synthetic|DIR|FILE]
 //               [--epochs N] [--beta B] [--gamma G] [--seed S] [--device cpu|cuda|emu] [--resume]
 // Writes config.json, metrics.jsonl, checkpoint.bin, split/, embeddings.npy,
-// node_ids.txt into --out. Exit code 0 on success, 1 on any error.
+// node_ids.txt into --out. Exit code 0 on success, 1 on any error, 130 when
+// interrupted by Ctrl-C / SIGTERM (after writing the checkpoint).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 
+#include "engine/interrupt.h"
 #include "engine/run_dir.h"
 #include "engine/trainer.h"
 
@@ -44,7 +46,12 @@ int main(int argc, char** argv) {
     std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
                 cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
     Trainer trainer(cfg, data.split.train, data.val, out);
+    install_interrupt_handler();
     TrainResult r = trainer.fit(resume);
+    if (r.interrupted) {
+      std::printf("interrupted: checkpoint written to %s; continue with --resume\n", run.checkpoint().c_str());
+      return 130;
+    }
     std::printf("trained %lld steps in %.1f s; best validation Recall@50 %.4f (epoch %lld)%s\n", (long long)r.steps,
                 r.seconds, r.best_val_recall50, (long long)r.best_epoch + 1, r.stopped_early ? ", stopped early" : "");
     write_embeddings(run, trainer.embed_all(), data.full.ids);

@@ -11,6 +11,7 @@
 
 #include "engine/eval_baselines.h"
 #include "engine/eval_metrics.h"
+#include "engine/interrupt.h"
 #include "engine/trainer.h"
 
 using namespace ember;
@@ -147,4 +148,25 @@ TEST_CASE("training: NaN in the data stops the step and names the objective", "[
   for (float& v : d.split.train.features.val) v = std::nanf("");
   Trainer t(c, d.split.train, d.val, "");
   REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("retrieval loss is nan") && Catch::Contains("5 consecutive steps"));
+}
+
+TEST_CASE("training: an interrupt (SIGINT) writes the checkpoint and resume finishes", "[engine][train][resume]") {
+  TrainConfig c = small_config();
+  c.train.epochs = 1;
+  PreparedData d = prepare_data(c, "", false);
+  fs::path dir = temp_dir("interrupt");
+  {
+    Trainer t(c, d.split.train, d.val, dir.string());
+    request_interrupt();
+    TrainResult r = t.fit();
+    clear_interrupt();
+    REQUIRE(r.interrupted);
+    REQUIRE(r.steps == 1);
+    REQUIRE(fs::exists(dir / "checkpoint.bin"));
+  }
+  Trainer t(c, d.split.train, d.val, dir.string());
+  TrainResult r = t.fit(true);
+  REQUIRE_FALSE(r.interrupted);
+  REQUIRE(r.steps == 10);
+  fs::remove_all(dir);
 }
