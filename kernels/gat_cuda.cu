@@ -174,7 +174,8 @@ __device__ __forceinline__ void warp_aggregate(const Geo& g, int64_t i, int64_t 
       }
     }
     __syncwarp();
-    for (int t = 0; t < n; ++t) {
+#pragma unroll 4
+    for (int t = 0; t < n; ++t) {  // unrolled: several neighbour rows in flight per lane
       const T* wj = wh + static_cast<int64_t>(idx[t]) * HF;
       const T* at = stage + t * H;
 #pragma unroll
@@ -239,7 +240,7 @@ __device__ __forceinline__ void heavy_slice(int64_t b, int64_t e, int w, int64_t
 }
 
 template <class T, int V, bool kConcat>
-__global__ void fwd_heavy_kernel(const int32_t* __restrict__ heavy, const int64_t* __restrict__ row_ptr,
+__global__ void __launch_bounds__(kHeavyWarps * 32, 1) fwd_heavy_kernel(const int32_t* __restrict__ heavy, const int64_t* __restrict__ row_ptr,
                                  const int32_t* __restrict__ col, const T* __restrict__ wh, const T* __restrict__ s,
                                  const T* __restrict__ d, Geo g, T* __restrict__ out, T* __restrict__ lse) {
   EMBER_DYNAMIC_SHARED(unsigned char, raw);
@@ -408,7 +409,7 @@ __global__ void bwd1_light_kernel(const int64_t* __restrict__ row_ptr, const int
 }
 
 template <class T, int V, bool kConcat>
-__global__ void bwd1_heavy_kernel(const int32_t* __restrict__ heavy, const int64_t* __restrict__ row_ptr,
+__global__ void __launch_bounds__(kHeavyWarps * 32, 1) bwd1_heavy_kernel(const int32_t* __restrict__ heavy, const int64_t* __restrict__ row_ptr,
                                   const int32_t* __restrict__ col, const T* __restrict__ wh, const T* __restrict__ s,
                                   const T* __restrict__ d, const T* __restrict__ lse, const T* __restrict__ gout, Geo g,
                                   T* __restrict__ buf, T* __restrict__ dd) {
@@ -483,6 +484,7 @@ __device__ __forceinline__ void warp_gather_grads(const Geo& g, const int32_t* _
       }
     }
     __syncwarp();
+#pragma unroll 4
     for (int t = 0; t < n; ++t) {
       const T* gr = gout + static_cast<int64_t>(idx[t]) * O;
       const T* at = stage + t * H;
@@ -538,7 +540,7 @@ __global__ void bwd2_light_kernel(const int64_t* __restrict__ t_row_ptr, const i
 }
 
 template <class T, int V, bool kConcat>
-__global__ void bwd2_heavy_kernel(const int32_t* __restrict__ t_heavy, const int64_t* __restrict__ t_row_ptr,
+__global__ void __launch_bounds__(kHeavyWarps * 32, 1) bwd2_heavy_kernel(const int32_t* __restrict__ t_heavy, const int64_t* __restrict__ t_row_ptr,
                                   const int32_t* __restrict__ tdst, const int32_t* __restrict__ teid,
                                   const T* __restrict__ s, const T* __restrict__ d, const T* __restrict__ lse,
                                   const T* __restrict__ gout, const T* __restrict__ buf, const T* __restrict__ dd,
