@@ -31,7 +31,11 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-#if !defined(__x86_64__)
+// x86-64 uses the assembly switch below; elsewhere (or with
+// -DEMBER_EMU_UCONTEXT, to test that path) glibc's ucontext.
+#if defined(__x86_64__) && !defined(EMBER_EMU_UCONTEXT)
+#define EMBER_EMU_ASM_SWITCH 1
+#else
 #include <ucontext.h>
 #endif
 
@@ -40,7 +44,7 @@
 // pointer, load the other one, pop and return. No syscall (swapcontext does a
 // sigprocmask per switch). The MXCSR / x87 control words are not switched:
 // fibers inherit the launching thread's and kernel code never changes them.
-#if defined(__x86_64__)
+#if defined(EMBER_EMU_ASM_SWITCH)
 extern "C" void ember_emu_switch(void** save_sp, void* new_sp);
 extern "C" void ember_emu_trampoline();
 asm(R"(
@@ -222,7 +226,7 @@ struct Fiber {
   void* sp = nullptr;  // saved stack pointer while suspended
   char* stack_lo = nullptr;
   size_t stack_bytes = 0;
-#if !defined(__x86_64__)
+#if !defined(EMBER_EMU_ASM_SWITCH)
   ucontext_t uc;
 #endif
   void* asan_fake_stack = nullptr;
@@ -262,7 +266,7 @@ struct Launch {
   std::exception_ptr error;
   Fiber* current = nullptr;
   void* sched_sp = nullptr;
-#if !defined(__x86_64__)
+#if !defined(EMBER_EMU_ASM_SWITCH)
   ucontext_t sched_uc;
 #endif
   void* sched_fake_stack = nullptr;
@@ -321,7 +325,7 @@ void push_ready(Launch& L, unsigned id) {
 // ---- switching ---------------------------------------------------------------------------
 void fiber_main(Fiber* f);
 
-#if defined(__x86_64__)
+#if defined(EMBER_EMU_ASM_SWITCH)
 extern "C" void ember_emu_fiber_entry(void* f) { fiber_main(static_cast<Fiber*>(f)); }
 #else
 void fiber_entry_uc(unsigned lo, unsigned hi) {
@@ -331,20 +335,18 @@ void fiber_entry_uc(unsigned lo, unsigned hi) {
 #endif
 
 void prepare_stack(Launch& L, Fiber& f) {
+  (void)L;
+  // Stacks are a power-of-two-ish distance apart, so without an offset the hot
+  // top frames of all fibers would fall into the same cache sets ("coloring").
+  // Stack i always serves linear thread i, so its color never changes.
+  const size_t color = (f.ctx.linear % 61u) * 208u;
 #if defined(EMBER_EMU_ASAN)
   // The previous fiber on this stack never returned from fiber_main /
   // switch_from, so their redzones are still poisoned. Everything deeper was
   // unwound normally or by an exception (which ASan unpoisons).
-  // Stack i always serves linear thread i, so the stale frames sit just below
-  // this fiber's own colored top.
-  const size_t color = (f.ctx.linear % 61u) * 208u;
   __asan_unpoison_memory_region(f.stack_lo + f.stack_bytes - color - 8192, 8192 + color);
 #endif
-#if defined(__x86_64__)
-  (void)L;
-  // Stacks are a power-of-two-ish distance apart, so without an offset the hot
-  // top frames of all fibers would fall into the same cache sets ("coloring").
-  const size_t color = (f.ctx.linear % 61u) * 208u;
+#if defined(EMBER_EMU_ASM_SWITCH)
   uintptr_t top = reinterpret_cast<uintptr_t>(f.stack_lo + f.stack_bytes - color) & ~uintptr_t(15);
   uintptr_t s = top - 16 - 56;  // six registers + return address; the trampoline starts with rsp = top - 16
   auto* w = reinterpret_cast<uint64_t*>(s);
@@ -357,6 +359,7 @@ void prepare_stack(Launch& L, Fiber& f) {
   w[6] = reinterpret_cast<uint64_t>(&ember_emu_trampoline);     // return address
   f.sp = reinterpret_cast<void*>(s);
 #else
+  (void)color;
   getcontext(&f.uc);
   f.uc.uc_stack.ss_sp = f.stack_lo;
   f.uc.uc_stack.ss_size = f.stack_bytes;
@@ -397,7 +400,7 @@ void resume(Launch& L, Fiber& f) {
   L.from_scheduler = true;
   __sanitizer_start_switch_fiber(&L.sched_fake_stack, f.stack_lo, f.stack_bytes);
 #endif
-#if defined(__x86_64__)
+#if defined(EMBER_EMU_ASM_SWITCH)
   ember_emu_switch(&L.sched_sp, f.sp);
 #else
   swapcontext(&L.sched_uc, &f.uc);
@@ -440,7 +443,7 @@ void switch_from(Launch& L, Fiber& f, bool final) {
 #endif
   L.current = next;
   tls_thread = next ? &next->ctx : nullptr;
-#if defined(__x86_64__)
+#if defined(EMBER_EMU_ASM_SWITCH)
   ember_emu_switch(&f.sp, next ? next->sp : L.sched_sp);
 #else
   swapcontext(&f.uc, next ? &next->uc : &L.sched_uc);
