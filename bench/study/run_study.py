@@ -91,6 +91,8 @@ class Study:
         self.grid = [float(x) for x in (args.grid or ("0.1,0.001" if self.quick else "0.1,0.01,0.001,0.0001")).split(",")]
         self.seeds = list(range(1, (args.seeds or 3) + 1))
         settings = SETTINGS_QUICK if self.quick else SETTINGS_FULL
+        if args.smoke:  # the quick study's smallest setting, shrunk (tests/study_smoke.sh)
+            settings = [(n, g, o + ["smoke.json"]) for n, g, o in SETTINGS_QUICK if n == "q_synth_tiny_edge"]
         if args.only:
             keep = args.only.split(",")
             settings = [s for s in settings if s[0] in keep]
@@ -490,7 +492,10 @@ def main():
     ap.add_argument("--plots", help="write PNG plots into this directory")
     ap.add_argument("--report-only", action="store_true", help="only rebuild summary.md/json (and plots)")
     ap.add_argument("--list", action="store_true", help="list the settings and exit")
+    ap.add_argument("--smoke", action="store_true", help="(tests) the smallest quick setting on a 400-user graph")
     a = ap.parse_args()
+    if a.smoke:
+        a.quick = True
     if a.results is None:
         a.results = os.path.join(ROOT, "runs", "study_quick" if a.quick else "study")
     st = Study(a)
