@@ -189,7 +189,7 @@ class Study:
         sweep = {"cca": {}, "mae": {}}
         db = self.train(name, cfg, 0.0, 0.0, s0)
         base_val = rec50(self.evaluate(db, "val"))
-        for w in self.grid:
+        for w in ([] if self.a.joint_sweep else self.grid):
             if "cca" in self.methods or "ssmtl" in self.methods:
                 d = self.train(name, cfg, w, 0.0, s0)
                 sweep["cca"][w] = rec50(self.evaluate(d, "val"))
@@ -198,9 +198,16 @@ class Study:
                 sweep["mae"][w] = rec50(self.evaluate(d, "val"))
         beta = max(sweep["cca"], key=lambda w: sweep["cca"][w]) if sweep["cca"] else None
         gamma = max(sweep["mae"], key=lambda w: sweep["mae"][w]) if sweep["mae"] else None
+        if self.a.joint_sweep:  # cheaper: SSMTL with beta = gamma = w, pick w on validation
+            sweep["ssmtl"] = {}
+            for w in self.grid:
+                d = self.train(name, cfg, w, w, s0)
+                sweep["ssmtl"][w] = rec50(self.evaluate(d, "val"))
+            beta = gamma = max(sweep["ssmtl"], key=lambda w: sweep["ssmtl"][w])
         sel = {"baseline_val_recall50": base_val, "sweep_val_recall50": {k: {wtag(w): v for w, v in s.items()}
                                                                           for k, s in sweep.items()},
-               "beta": beta, "gamma": gamma, "grid": self.grid, "seed": s0}
+               "beta": beta, "gamma": gamma, "grid": self.grid, "seed": s0, "epochs": self.epochs,
+               "joint_sweep": bool(self.a.joint_sweep)}
         with open(os.path.join(self.res, name, "selection.json"), "w") as f:
             json.dump(sel, f, indent=1)
         log("%s: selected beta*=%s gamma*=%s (val R@50 baseline %.4f, CCA %s, MAE %s)" %
@@ -362,10 +369,12 @@ def render_markdown(data, seeds):
         sel, rows = s["selection"], s["rows"]
         out.append("### %s\n" % name)
         out.append("graph `%s`, overlays %s; selected on validation (seed %d): beta* = %s, gamma* = %s; "
-                   "val Recall@50 retrieval-only %.4f, CCA-only sweep %s, MAE-only sweep %s\n" %
+                   "val Recall@50 retrieval-only %.4f, CCA-only sweep %s, MAE-only sweep %s, SSMTL (beta = gamma) sweep %s; "
+                   "epochs %s\n" %
                    (s["graph"], s["overlays"] or "[]", sel["seed"], sel["beta"], sel["gamma"],
-                    sel["baseline_val_recall50"], sel["sweep_val_recall50"].get("cca"),
-                    sel["sweep_val_recall50"].get("mae")))
+                    sel["baseline_val_recall50"], sel["sweep_val_recall50"].get("cca") or "-",
+                    sel["sweep_val_recall50"].get("mae") or "-", sel["sweep_val_recall50"].get("ssmtl") or "-",
+                    sel.get("epochs", "?")))
         out.append("| method | seeds | R@10 | R@50 | R@100 | HR@10 | HR@50 | MRR | train s | max RSS MB | HNSW R@10 |")
         out.append("|---|---:|---|---|---|---|---|---|---:|---:|---:|")
         for m in order:
@@ -461,7 +470,7 @@ def make_plots(data, outdir, prefix=""):
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False, dpi=80)
     for ax, name in zip(axes.flat, names):
         sel = data[name]["selection"]
-        for k, lab in [("cca", "CCA-only, beta"), ("mae", "MAE-only, gamma")]:
+        for k, lab in [("cca", "CCA-only, beta"), ("mae", "MAE-only, gamma"), ("ssmtl", "SSMTL, beta = gamma")]:
             sw = sel["sweep_val_recall50"].get(k) or {}
             xs = sorted(sw, key=float)
             ax.plot([float(x) for x in xs], [sw[x] for x in xs], marker="o", label=lab)
@@ -490,6 +499,8 @@ def main():
     ap.add_argument("--epochs", type=int, help="epoch budget (default 2 quick, 10 full)")
     ap.add_argument("--grid", help="comma-separated beta/gamma grid")
     ap.add_argument("--plots", help="write PNG plots into this directory")
+    ap.add_argument("--joint-sweep", action="store_true", help="sweep SSMTL with beta = gamma = w instead of "
+                    "CCA-only and MAE-only (fewer runs; +CCA/+MAE arms are then skipped)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild summary.md/json (and plots)")
     ap.add_argument("--list", action="store_true", help="list the settings and exit")
     ap.add_argument("--smoke", action="store_true", help="(tests) the smallest quick setting on a 400-user graph")
