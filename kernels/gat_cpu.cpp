@@ -230,12 +230,18 @@ void backward(const GatGraphView& g, const Tensor& wh, const Tensor& as, const T
       std::fill(acc.begin(), acc.end(), T(0));
       std::fill(dsum.begin(), dsum.end(), 0.0);
       for (int64_t k = beg; k < end; ++k) {
+        if (k + 2 * kPrefetchDistance < end) __builtin_prefetch(buf + static_cast<int64_t>(teid[k + 2 * kPrefetchDistance]) * H);
         const T* bk = buf + static_cast<int64_t>(teid[k]) * H;
         for (int64_t h = 0; h < H; ++h) dsum[static_cast<size_t>(h)] += bk[h];
       }
       for (int64_t h = 0; h < H; ++h) ds[j * H + h] = static_cast<T>(dsum[static_cast<size_t>(h)]);
       for (int64_t k = beg; k < end; ++k) {
-        if (k + kPrefetchDistance < end) prefetch_row(go + static_cast<int64_t>(tdst[k + kPrefetchDistance]) * O, O);
+        if (k + kPrefetchDistance < end) {
+          const int64_t ip = tdst[k + kPrefetchDistance];
+          prefetch_row(go + ip * O, O);
+          __builtin_prefetch(pd + ip * H);
+          __builtin_prefetch(pl + ip * H);
+        }
         const int64_t i = tdst[k], e = teid[k];
         dropout_scales(p, e, scale.data());
         const T* gr = go + i * O;
