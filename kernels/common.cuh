@@ -38,7 +38,7 @@
     EMBER_CUDA_CHECK(cudaGetLastError());                           \
   } while (0)
 #define EMBER_DYNAMIC_SHARED(T, name)                     \
-  extern __shared__ unsigned char ember_dynamic_smem_[];  \
+  extern __shared__ __align__(16) unsigned char ember_dynamic_smem_[];  \
   T* name = reinterpret_cast<T*>(ember_dynamic_smem_)
 #define EMBER_DEVICE Device::CUDA
 #endif

@@ -113,6 +113,24 @@ __global__ void k_votes(unsigned* ballot, int* any, int* all, int* count, int* a
   if (t == 0) *count = c;
 }
 
+// Disjoint sub-warp collectives in divergent branches, __syncwarp with a
+// mask, and the sm_80 warp reductions / __match_any_sync.
+__global__ void k_warp_misc(int* xr, int* sum, int* mn, unsigned* match) {
+  const int lane = threadIdx.x;
+  int v = lane * 10;
+  if (lane < 16) {
+    v = __shfl_xor_sync(0x0000ffffu, v, 1);
+    __syncwarp(0x0000ffffu);
+  } else {
+    __syncwarp(0xffff0000u);
+    v = __shfl_xor_sync(0xffff0000u, v, 2);
+  }
+  xr[lane] = v;
+  sum[lane] = __reduce_add_sync(0xffffffffu, lane);
+  mn[lane] = __reduce_min_sync(0xffffffffu, 5 - lane);
+  match[lane] = __match_any_sync(0xffffffffu, lane / 4);
+}
+
 // Tiled transpose through a padded shared tile (32x32 tile, 32x8 threads).
 constexpr int kTile = 32;
 __global__ void k_transpose(const float* __restrict__ in, float* __restrict__ out, int rows, int cols) {
@@ -365,6 +383,19 @@ TEST_CASE("emu: warp shuffle reductions and shuffle variants", "[emu]") {
     CHECK(xr[l] == 100 + (l ^ 1));
     CHECK(dbl[l] == 0.5 + (31 - l));
     CHECK(ll[l] == (1LL << 40) + (l ^ 16));
+  }
+}
+
+TEST_CASE("emu: sub-warp masks, __syncwarp, __reduce_*_sync, __match_any_sync", "[emu]") {
+  std::vector<int> xr(32), sum(32), mn(32);
+  std::vector<unsigned> match(32);
+  EMBER_LAUNCH(k_warp_misc, 1, 32, 0, nullptr, xr.data(), sum.data(), mn.data(), match.data());
+  for (int l = 0; l < 32; ++l) {
+    INFO("lane " << l);
+    CHECK(xr[l] == (l < 16 ? (l ^ 1) : (l ^ 2)) * 10);
+    CHECK(sum[l] == 496);
+    CHECK(mn[l] == 5 - 31);
+    CHECK(match[l] == (0xFu << (l / 4 * 4)));
   }
 }
 

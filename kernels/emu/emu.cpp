@@ -249,8 +249,13 @@ struct Launch {
   unsigned nthreads = 0;
   std::vector<Fiber> fibers;
   // Per warp: lanes waiting in a collective / exited / waiting at the barrier.
+  // `group_*`: the most recent collective being assembled in the warp (a
+  // cache: lanes waiting in it are group_arrived; lanes may also wait in
+  // other collectives of the warp, e.g. two half-warp shuffles).
   struct WarpBits {
     unsigned waiting = 0, exited = 0, at_barrier = 0;
+    unsigned group_arrived = 0, group_mask = 0;
+    int group_op = -1;
   };
   std::vector<WarpBits> warps;
   std::vector<unsigned> ready;  // FIFO (deterministic) or random pick (shuffle_warps)
@@ -903,27 +908,39 @@ uint64_t warp_collective(int op, unsigned mask, uint64_t bits, int size, int par
   f.width = width;
   Launch::WarpBits& wb = L.warps[f.warp];
   if (unsigned bad = mask & (wb.exited | wb.at_barrier)) error(CollErr::kLaneUnavailable, __builtin_ctz(bad));
-  // Lanes already waiting in this mask agree with each other (checked when
-  // they arrived), so one representative is enough.
-  const unsigned waiting_in = mask & wb.waiting;
-  if (waiting_in) {
-    const unsigned j = static_cast<unsigned>(__builtin_ctz(waiting_in));
-    const Fiber& g = L.fibers[base + j];
-    if (g.op != op || g.mask != mask) error(CollErr::kInconsistent, j);
+  // A collective completes when every lane of the mask waits in a collective
+  // of the same kind with the same mask (any call site, as in PTX). Lanes of
+  // the mask may meanwhile wait in other collectives that do not need this
+  // lane; one that does (each waits for the other) is a deadlock.
+  if (wb.group_arrived == 0 && (wb.group_op != op || wb.group_mask != mask)) {
+    wb.group_op = op;
+    wb.group_mask = mask;
+    for (unsigned b = wb.waiting & mask; b; b &= b - 1) {  // lanes that arrived while another group was cached
+      const Fiber& g = L.fibers[base + static_cast<unsigned>(__builtin_ctz(b))];
+      if (g.op == op && g.mask == mask) wb.group_arrived |= b & (~b + 1);
+    }
   }
-  // Lanes waiting outside this mask must not be waiting for this lane.
-  for (unsigned b = wb.waiting & ~mask; b; b &= b - 1) {
+  const bool in_group = wb.group_op == op && wb.group_mask == mask;
+  unsigned matching = in_group ? wb.group_arrived : 0u;
+  for (unsigned b = (wb.waiting & mask) & ~matching; b; b &= b - 1) {  // other collectives (rare)
     const unsigned j = static_cast<unsigned>(__builtin_ctz(b));
-    if (L.fibers[base + j].mask & me) error(CollErr::kInconsistent, j);
+    const Fiber& g = L.fibers[base + j];
+    if (g.op == op && g.mask == mask) {
+      matching |= 1u << j;
+    } else if (g.mask & me) {
+      error(CollErr::kInconsistent, j);
+    }
   }
-  if ((waiting_in | me) != mask) {
+  if ((matching | me) != mask) {
     f.state = FState::kWarp;
     wb.waiting |= me;
+    if (in_group) wb.group_arrived |= me;
     suspend(L, f);
     f.state = FState::kRunning;
     return f.out;
   }
   wb.waiting &= ~mask;
+  if (in_group) wb.group_arrived = 0;
   complete_collective(L, base, mask, op);
   for (unsigned b = mask & ~me; b; b &= b - 1) push_ready(L, base + static_cast<unsigned>(__builtin_ctz(b)));
   const uint64_t out = f.out;

@@ -11,18 +11,22 @@
 //   * launch() runs the grid on the calling OS thread, one block at a time
 //     (in order, or in a seeded random order, see Options).
 //   * The threads of a block are cooperative fibers (one stack each, pooled
-//     per OS thread). A fiber runs until it reaches a barrier, a warp
-//     collective (shuffle / vote / __syncwarp), an atomic preemption point
-//     (only with Options::shuffle_warps) or the end of the kernel. Warps are
-//     32 consecutive linear thread ids; lanes are scheduled independently
+//     per OS thread, a guard page below each). A fiber runs until it reaches a
+//     barrier, a warp collective (shuffle / vote / __syncwarp), an atomic
+//     preemption point (only with Options::shuffle_warps) or the end of the
+//     kernel, then switches straight to the next ready fiber. Warps are 32
+//     consecutive linear thread ids; lanes are scheduled independently
 //     (Volta "independent thread scheduling").
 //   * __syncthreads() waits for every non-exited thread of the block at the
 //     SAME __syncthreads (same file:line). Different call sites, or a barrier
 //     some threads can never reach, throw ember::Error from launch() naming
-//     the kernel, block and threads. Warp collectives require every lane in
-//     the mask to arrive at the same kind of collective with the same mask; a
-//     lane that exited, waits at __syncthreads or in another collective makes
-//     launch() throw. Nothing hangs.
+//     the kernel, block and threads.
+//   * A warp collective completes when every lane of its mask waits in a
+//     collective of the same kind with the same mask (any call site, as in
+//     PTX). A mask without the calling lane, or naming a lane that does not
+//     exist, has exited, waits at __syncthreads, or waits in another
+//     collective that needs the caller, throws. Nothing hangs: if no thread
+//     can run, launch() throws with a description of every waiting thread.
 //   * __shared__ is `static thread_local`: the variable is shared by the
 //     fibers of the block that runs on this OS thread, and blocks on one OS
 //     thread run one after another. Static __shared__ arrays are NOT reset
