@@ -189,6 +189,13 @@ class Study:
         sweep = {"cca": {}, "mae": {}}
         db = self.train(name, cfg, 0.0, 0.0, s0)
         base_val = rec50(self.evaluate(db, "val"))
+        if self.a.weights:  # fixed weights (selected on validation elsewhere): no sweep here
+            beta, gamma = [float(x) for x in self.a.weights.split(",")]
+            sel = {"baseline_val_recall50": base_val, "sweep_val_recall50": {}, "beta": beta, "gamma": gamma,
+                   "grid": [], "seed": s0, "epochs": self.epochs, "fixed_weights": True}
+            with open(os.path.join(self.res, name, "selection.json"), "w") as f:
+                json.dump(sel, f, indent=1)
+            return beta, gamma
         for w in ([] if self.a.joint_sweep else self.grid):
             if "cca" in self.methods or "ssmtl" in self.methods:
                 d = self.train(name, cfg, w, 0.0, s0)
@@ -499,6 +506,7 @@ def main():
     ap.add_argument("--epochs", type=int, help="epoch budget (default 2 quick, 10 full)")
     ap.add_argument("--grid", help="comma-separated beta/gamma grid")
     ap.add_argument("--plots", help="write PNG plots into this directory")
+    ap.add_argument("--weights", help="B,G: skip the sweep and use these (chosen on validation elsewhere)")
     ap.add_argument("--joint-sweep", action="store_true", help="sweep SSMTL with beta = gamma = w instead of "
                     "CCA-only and MAE-only (fewer runs; +CCA/+MAE arms are then skipped)")
     ap.add_argument("--report-only", action="store_true", help="only rebuild summary.md/json (and plots)")
