@@ -393,9 +393,9 @@ def render_markdown(data, seeds):
             secs = [r.get("seconds") for r in recs if r.get("seconds") is not None]
             rss = [r.get("max_rss_mb") for r in recs if r.get("max_rss_mb") is not None]
             hn = [r.get("hnsw_recall10") for r in recs if r.get("hnsw_recall10") is not None]
-            out.append("| %s | %d | %s | %.0f | %.0f | %s |" % (
+            out.append("| %s | %d | %s | %s | %s | %s |" % (
                 METHOD_LABEL.get(m, m), len(recs), " | ".join(cells),
-                statistics.mean(secs) if secs else float("nan"), max(rss) if rss else float("nan"),
+                ("%.0f" % statistics.mean(secs)) if secs else "-", ("%.0f" % max(rss)) if rss else "-",
                 ("%.3f" % statistics.mean(hn)) if hn else "-"))
         out.append("")
         out.append("Recall@50 by training-degree bucket (mean ± std over seeds; queries per bucket from seed %d)\n" % seeds[0])
