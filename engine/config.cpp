@@ -1,9 +1,11 @@
 #include "engine/config.h"
 
 #include <functional>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <type_traits>
 
 #include "core/error.h"
 #include "engine/binary_io.h"
@@ -35,11 +37,41 @@ struct Visitor {
     if (!from->contains(key)) return;
     const json& j = (*from)[key];
     try {
+      check_integers(key, j, value);
       value = j.get<T>();
     } catch (const json::exception&) {
-      EMBER_FAIL(source << ": " << path(key) << " has the wrong type (got " << j.type_name() << ": "
-                        << j.dump() << ")");
+      EMBER_FAIL(source << ": " << path(key) << " has the wrong type (got " << describe(j) << ")");
     }
+  }
+
+  // The value for an error message: scalars in full, containers by size only
+  // (dump() recurses, and a deeply nested value would overflow the stack).
+  static std::string describe(const json& j) {
+    if (j.is_structured()) return std::string(j.type_name()) + " of " + std::to_string(j.size()) + " elements";
+    std::string d = j.dump();
+    if (d.size() > 80) d = d.substr(0, 77) + "...";
+    return std::string(j.type_name()) + ": " + d;
+  }
+
+  // nlohmann's get<integer>() silently truncates 64.5, wraps -1 to 2^64 - 1 and
+  // converts 1e300 with undefined behaviour: integer keys take exact integers only.
+  template <class T>
+  void check_integers(const std::string& key, const json& j, const T&) {
+    if constexpr (std::is_integral<T>::value && !std::is_same<T, bool>::value) {
+      check_integer<T>(key, j);
+    } else if constexpr (std::is_same<T, std::vector<int64_t>>::value) {
+      if (j.is_array())
+        for (const json& e : j) check_integer<int64_t>(key, e);
+    }
+  }
+  template <class T>
+  void check_integer(const std::string& key, const json& j) {
+    if (!j.is_number()) return;  // the type error of get<T>() names it
+    bool ok = false;
+    if (j.is_number_unsigned()) ok = j.get<uint64_t>() <= static_cast<uint64_t>(std::numeric_limits<T>::max());
+    else if (j.is_number_integer()) ok = std::is_signed<T>::value || j.get<int64_t>() >= 0;
+    EMBER_CHECK(ok, source << ": " << path(key) << " must be an integer in [" << +std::numeric_limits<T>::min() << ", "
+                           << +std::numeric_limits<T>::max() << "], got " << describe(j));
   }
 
   void object(const std::string& key, const std::function<void(Visitor&)>& body) {
@@ -159,7 +191,7 @@ TrainConfig TrainConfig::from_json_text(const std::string& text, const std::stri
   json j;
   try {
     j = json::parse(text);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for numbers beyond double
     EMBER_FAIL(source << ": invalid JSON: " << e.what());
   }
   EMBER_CHECK(j.is_object(), source << ": the config must be a JSON object");
