@@ -96,6 +96,9 @@ class Study:
         if args.only:
             keep = args.only.split(",")
             settings = [s for s in settings if s[0] in keep]
+        if args.overlay:  # extra config overlays (investigations), applied to every setting
+            extra = args.overlay.split(",")
+            settings = [(n, g, o + extra) for n, g, o in settings]
         self.settings = settings
         # Quick: the +CCA / +MAE arms are the sweep runs at seed 1 only.
         self.methods = args.methods.split(",") if args.methods else METHODS
@@ -506,6 +509,7 @@ def main():
     ap.add_argument("--epochs", type=int, help="epoch budget (default 2 quick, 10 full)")
     ap.add_argument("--grid", help="comma-separated beta/gamma grid")
     ap.add_argument("--plots", help="write PNG plots into this directory")
+    ap.add_argument("--overlay", help="comma-separated extra overlays from bench/study/configs (investigations)")
     ap.add_argument("--weights", help="B,G: skip the sweep and use these (chosen on validation elsewhere)")
     ap.add_argument("--joint-sweep", action="store_true", help="sweep SSMTL with beta = gamma = w instead of "
                     "CCA-only and MAE-only (fewer runs; +CCA/+MAE arms are then skipped)")
