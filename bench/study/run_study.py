@@ -50,6 +50,7 @@ SETTINGS_FULL = [
     ("lastfm_asia_edge", "lastfm_asia", []),
     ("ego_facebook_cold", "ego_facebook", ["cold.json"]),
     ("lastfm_asia_cold", "lastfm_asia", ["cold.json"]),
+    ("twitch_PTBR_cold", "twitch/PTBR", ["cold.json"]),
     ("synth_large_edge", "synthetic", ["synthetic_large.json"]),
     ("deezer_europe_edge", "deezer_europe", []),
 ] + [("twitch_%s_edge" % l, "twitch/" + l, []) for l in ["PTBR", "ENGB", "RU", "ES", "FR", "DE"]]
