@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -17,13 +18,15 @@ constexpr uint64_t kMaxNodes = std::numeric_limits<int32_t>::max();
 // the bytes; this guards against a writer bug or a hand-made file).
 void check_structure(const Graph& g, const std::string& path) {
   const int64_t n = g.num_nodes();
+  // Offsets first: 0, non-decreasing, ending at the array size; only then are
+  // they used as indices (a row [0, 1000) of a 4-entry array was read past its end).
   EMBER_CHECK(g.offsets.size() >= 1 && g.offsets[0] == 0 &&
-                  static_cast<size_t>(g.offsets.back()) == g.neighbors.size(),
+                  static_cast<size_t>(g.offsets.back()) == g.neighbors.size() &&
+                  std::is_sorted(g.offsets.begin(), g.offsets.end()),
               path << ": inconsistent CSR offsets");
   int64_t bad = 0;
 #pragma omp parallel for reduction(+ : bad) if (n > (1 << 15))
   for (int64_t u = 0; u < n; ++u) {
-    if (g.offsets[u] > g.offsets[u + 1]) { ++bad; continue; }
     for (int64_t k = g.offsets[u]; k < g.offsets[u + 1]; ++k)
       if (g.neighbors[k] < 0 || g.neighbors[k] >= n) ++bad;
   }
@@ -32,12 +35,12 @@ void check_structure(const Graph& g, const std::string& path) {
   if (g.features.num_rows > 0) {
     const SparseFeatures& f = g.features;
     EMBER_CHECK(f.num_rows == n && f.row_ptr.size() == static_cast<size_t>(n) + 1 && f.row_ptr[0] == 0 &&
-                    static_cast<size_t>(f.row_ptr.back()) == f.col.size() && f.col.size() == f.val.size(),
+                    static_cast<size_t>(f.row_ptr.back()) == f.col.size() && f.col.size() == f.val.size() &&
+                    std::is_sorted(f.row_ptr.begin(), f.row_ptr.end()),
                 path << ": inconsistent feature CSR");
     int64_t fbad = 0;
 #pragma omp parallel for reduction(+ : fbad) if (n > (1 << 15))
     for (int64_t r = 0; r < n; ++r) {
-      if (f.row_ptr[r] > f.row_ptr[r + 1]) { ++fbad; continue; }
       for (int64_t k = f.row_ptr[r]; k < f.row_ptr[r + 1]; ++k)
         if (f.col[k] < 0 || f.col[k] >= f.num_cols) ++fbad;
     }
