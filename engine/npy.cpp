@@ -1,7 +1,6 @@
 #include "engine/npy.h"
 
 #include <cstring>
-#include <regex>
 #include <vector>
 
 #include "engine/binary_io.h"
@@ -31,6 +30,27 @@ void save_npy(const std::string& path, const Tensor& matrix) {
   write_file_atomic(path, bytes);
 }
 
+namespace {
+// "'shape': (<rows>, <cols>)" with plain decimal numbers of at most 19 digits
+// (so they fit in 64 bits). Replaces std::regex (recursive per character) and
+// std::stoull (std::out_of_range on 20+ digits, found by fuzz_npy).
+bool parse_shape(const std::string& h, unsigned long long& rows, unsigned long long& cols) {
+  const std::string key = "'shape': (";
+  size_t p = h.find(key);
+  if (p == std::string::npos) return false;
+  p += key.size();
+  auto number = [&](unsigned long long& v) {
+    const size_t b = p;
+    v = 0;
+    while (p < h.size() && h[p] >= '0' && h[p] <= '9' && p - b < 19) v = v * 10 + static_cast<unsigned>(h[p++] - '0');
+    return p > b && !(p < h.size() && h[p] >= '0' && h[p] <= '9');
+  };
+  if (!number(rows) || h.compare(p, 2, ", ") != 0) return false;
+  p += 2;
+  return number(cols) && p < h.size() && h[p] == ')';
+}
+}  // namespace
+
 Tensor load_npy(const std::string& path) {
   std::vector<uint8_t> bytes = read_file_bytes(path);
   EMBER_CHECK(bytes.size() >= 10 && std::memcmp(bytes.data(), "\x93NUMPY", 6) == 0,
@@ -44,10 +64,10 @@ Tensor load_npy(const std::string& path) {
               path << ": expected float32 little-endian data ('<f4'), header " << header);
   EMBER_CHECK(header.find("'fortran_order': False") != std::string::npos,
               path << ": Fortran-order arrays are not supported");
-  std::smatch m;
-  static const std::regex shape_re("'shape': \\((\\d+), (\\d+)\\)");
-  EMBER_CHECK(std::regex_search(header, m, shape_re), path << ": expected a 2-D shape, header " << header);
-  const unsigned long long rows = std::stoull(m[1]), cols = std::stoull(m[2]);
+  unsigned long long rows = 0, cols = 0;
+  EMBER_CHECK(parse_shape(header, rows, cols),
+              path << ": expected a 2-D shape '(rows, cols)' of at most 19 digits each, header "
+                   << header.substr(0, 200) << (header.size() > 200 ? "..." : ""));
   const size_t payload = bytes.size() - 10 - hlen;
   EMBER_CHECK(rows < (1ull << 40) && cols < (1ull << 20) && rows * cols * 4 == payload,
               path << ": shape (" << rows << ", " << cols << ") needs " << rows * cols * 4
