@@ -103,7 +103,7 @@ class Study:
         self.settings = settings
         # Quick: the +CCA / +MAE arms are the sweep runs at seed 1 only.
         self.methods = args.methods.split(",") if args.methods else METHODS
-        self.side_arm_seeds = self.seeds[:1] if self.quick else self.seeds
+        self.side_arm_seeds = self.seeds[:1] if (self.quick and not args.weights) else self.seeds
         os.makedirs(self.res, exist_ok=True)
 
     # ---- helpers -------------------------------------------------------------------
