@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <atomic>
 #include <cstdio>
 #include <filesystem>
@@ -24,6 +26,80 @@ constexpr const char* kMagic = "EMBHNSW";
 constexpr uint32_t kVersion = 1;
 constexpr uint32_t kMetricInnerProduct = 1;
 std::atomic<uint64_t> g_seq{0};
+
+// hnswlib 0.6's serialised index (HierarchicalNSW::saveIndex): a 96-byte
+// header; cur_count level-0 records of size_per_element bytes (u16 link count
+// + 2 flag bytes, maxM0 u32 neighbour ids, the vector, the u64 label); then per
+// element a u32 byte count and its upper-level lists (u32 count + maxM ids per
+// level). hnswlib's loadIndex trusts all of it (sizes it allocates, offsets and
+// neighbour ids it dereferences), so everything is checked here first: a
+// corrupt or hostile blob, even under a valid container checksum, becomes an
+// ember::Error instead of a huge allocation or an out-of-bounds access.
+constexpr size_t kBlobHeader = 96;
+template <class T> T blob_get(const std::vector<uint8_t>& b, size_t off) {
+  T v;
+  std::memcpy(&v, b.data() + off, sizeof(T));
+  return v;
+}
+
+void check_hnsw_blob(const std::vector<uint8_t>& b, int64_t dim, int64_t n, int32_t M, const std::string& path) {
+  auto bad = [&](const std::string& why) { EMBER_FAIL(path << ": corrupt hnswlib index: " << why); };
+  if (b.size() < kBlobHeader) bad(std::to_string(b.size()) + " bytes, expected at least a 96-byte header");
+  const uint64_t offset_level0 = blob_get<uint64_t>(b, 0), max_elements = blob_get<uint64_t>(b, 8),
+                 cur = blob_get<uint64_t>(b, 16), per = blob_get<uint64_t>(b, 24), label_off = blob_get<uint64_t>(b, 32),
+                 data_off = blob_get<uint64_t>(b, 40);
+  const int32_t max_level = blob_get<int32_t>(b, 48);
+  const uint32_t entry = blob_get<uint32_t>(b, 52);
+  const uint64_t max_m = blob_get<uint64_t>(b, 56), max_m0 = blob_get<uint64_t>(b, 64), m = blob_get<uint64_t>(b, 72);
+  const double mult = blob_get<double>(b, 80);
+  EMBER_CHECK(static_cast<int64_t>(cur) == n && cur >= 1, path << ": index holds " << cur << " vectors, header says " << n);
+  if (offset_level0 != 0 || max_elements != cur) bad("capacity " + std::to_string(max_elements) + " for " + std::to_string(cur) + " vectors");
+  if (m != static_cast<uint64_t>(M) || max_m != m || max_m0 != 2 * m)
+    bad("M " + std::to_string(m) + " / " + std::to_string(max_m) + " / " + std::to_string(max_m0) + ", expected M = " + std::to_string(M));
+  const uint64_t links0 = max_m0 * 4 + 4, links = max_m * 4 + 4, data_bytes = static_cast<uint64_t>(dim) * 4;
+  if (data_off != links0 || label_off != links0 + data_bytes || per != label_off + 8)
+    bad("record layout (" + std::to_string(per) + " bytes per vector) does not match dimension " + std::to_string(dim));
+  if (!(mult > 0 && std::isfinite(mult)) || max_level < 0 || max_level > 64 || entry >= cur)
+    bad("level " + std::to_string(max_level) + ", entry point " + std::to_string(entry));
+  if (cur > (b.size() - kBlobHeader) / per) bad("truncated level-0 records");
+  std::vector<char> seen(static_cast<size_t>(n), 0);
+  for (uint64_t i = 0; i < cur; ++i) {
+    const size_t rec = kBlobHeader + i * per;
+    const uint16_t count = blob_get<uint16_t>(b, rec);
+    if (b[rec + 2] != 0 || b[rec + 3] != 0) bad("vector " + std::to_string(i) + " is marked deleted");
+    if (count > max_m0) bad("vector " + std::to_string(i) + " has " + std::to_string(count) + " level-0 links");
+    for (uint16_t j = 0; j < count; ++j)
+      if (blob_get<uint32_t>(b, rec + 4 + 4 * j) >= cur) bad("vector " + std::to_string(i) + " links to a missing vector");
+    const uint64_t label = blob_get<uint64_t>(b, rec + label_off);
+    if (label >= static_cast<uint64_t>(n) || seen[label]) bad("vector " + std::to_string(i) + " has a bad or repeated label");
+    seen[label] = 1;
+  }
+  std::vector<uint32_t> level(cur, 0);
+  std::vector<size_t> at(cur, 0);
+  size_t pos = kBlobHeader + cur * per;
+  for (uint64_t i = 0; i < cur; ++i) {
+    if (b.size() - pos < 4) bad("truncated link lists");
+    const uint32_t bytes = blob_get<uint32_t>(b, pos);
+    pos += 4;
+    if (bytes % links != 0 || bytes / links > static_cast<uint64_t>(max_level) || b.size() - pos < bytes)
+      bad("vector " + std::to_string(i) + " has " + std::to_string(bytes) + " bytes of upper-level links");
+    level[i] = static_cast<uint32_t>(bytes / links);
+    at[i] = pos;
+    pos += bytes;
+  }
+  if (pos != b.size()) bad(std::to_string(b.size() - pos) + " trailing bytes");
+  if (level[entry] != static_cast<uint32_t>(max_level)) bad("the entry point is not on the top level");
+  for (uint64_t i = 0; i < cur; ++i)
+    for (uint32_t l = 1; l <= level[i]; ++l) {
+      const size_t list = at[i] + (l - 1) * links;
+      const uint32_t count = blob_get<uint32_t>(b, list);
+      if (count > max_m) bad("vector " + std::to_string(i) + " has " + std::to_string(count) + " links on level " + std::to_string(l));
+      for (uint32_t j = 0; j < count; ++j) {
+        const uint32_t to = blob_get<uint32_t>(b, list + 4 + 4 * j);
+        if (to >= cur || level[to] < l) bad("vector " + std::to_string(i) + " links to a vector missing from level " + std::to_string(l));
+      }
+    }
+}
 
 std::string scratch_path(const char* tag) {
   return (std::filesystem::temp_directory_path() /
@@ -173,6 +249,15 @@ void HnswIndex::save(const std::string& path) const {
     throw;
   }
   std::remove(tmp.c_str());
+  // hnswlib writes through an unchecked std::ofstream: a full disk or a file
+  // size limit would leave a truncated blob, stored below under a valid checksum.
+  const auto* ix = impl_->index.get();
+  uint64_t expected = kBlobHeader + ix->cur_element_count * ix->size_data_per_element_;
+  for (size_t i = 0; i < ix->cur_element_count; ++i)
+    expected += 4 + static_cast<uint64_t>(ix->element_levels_[i]) * ix->size_links_per_element_;
+  EMBER_CHECK(blob.size() == expected, "HnswIndex::save " << path << ": hnswlib wrote " << blob.size() << " of "
+                                                          << expected << " bytes to the temporary file " << tmp
+                                                          << " (no space left in the temporary directory, or a file size limit)");
   ContainerFileWriter w(path, kMagic, kVersion);
   w.put<uint32_t>(kMetricInnerProduct);
   w.put<int64_t>(impl_->dim);
@@ -202,6 +287,7 @@ HnswIndex HnswIndex::load(const std::string& path, int64_t expected_dim) {
               path << ": corrupt header (dim " << impl->dim << ", count " << impl->n << ")");
   EMBER_CHECK(expected_dim < 0 || expected_dim == impl->dim,
               path << ": index has dimension " << impl->dim << ", expected " << expected_dim);
+  check_hnsw_blob(blob, impl->dim, impl->n, impl->cfg.M, path);
   impl->space = std::make_unique<hnswlib::InnerProductSpace>(static_cast<size_t>(impl->dim));
   std::string tmp = scratch_path("load");
   try {
