@@ -23,8 +23,9 @@ Tensor get_tensor(BinaryReader& r) {
   int64_t numel = 1;
   for (int64_t d : shape) {
     EMBER_CHECK(d >= 0 && d < (int64_t(1) << 40), r.source() << ": invalid tensor dimension " << d);
+    // Checked before multiplying: [10^12, 10^12] overflowed int64 (UBSan).
+    EMBER_CHECK(d == 0 || numel < ((int64_t(1) << 40) + d - 1) / d, r.source() << ": tensor too large");
     numel *= d;
-    EMBER_CHECK(numel < (int64_t(1) << 40), r.source() << ": tensor too large");
   }
   const uint64_t bytes = r.get<uint64_t>("tensor bytes");
   EMBER_CHECK(bytes == static_cast<uint64_t>(numel) * dtype_size(dtype),
