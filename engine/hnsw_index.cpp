@@ -52,7 +52,7 @@ void check_hnsw_blob(const std::vector<uint8_t>& b, int64_t dim, int64_t n, int3
   const uint32_t entry = blob_get<uint32_t>(b, 52);
   const uint64_t max_m = blob_get<uint64_t>(b, 56), max_m0 = blob_get<uint64_t>(b, 64), m = blob_get<uint64_t>(b, 72);
   const double mult = blob_get<double>(b, 80);
-  EMBER_CHECK(static_cast<int64_t>(cur) == n && cur >= 1, path << ": index holds " << cur << " vectors, header says " << n);
+  EMBER_CHECK(static_cast<int64_t>(cur) == n && cur >= 1, path << ": hnswlib index holds " << cur << " vectors, header says " << n);
   if (offset_level0 != 0 || max_elements != cur) bad("capacity " + std::to_string(max_elements) + " for " + std::to_string(cur) + " vectors");
   if (m != static_cast<uint64_t>(M) || max_m != m || max_m0 != 2 * m)
     bad("M " + std::to_string(m) + " / " + std::to_string(max_m) + " / " + std::to_string(max_m0) + ", expected M = " + std::to_string(M));
