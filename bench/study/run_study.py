@@ -290,7 +290,8 @@ class Study:
         with open(os.path.join(self.res, "summary.md"), "w") as f:
             f.write(md)
         if self.a.plots:
-            make_plots(data, self.a.plots, prefix="quick_" if self.quick else "")
+            prefix = self.a.plot_prefix if self.a.plot_prefix is not None else ("quick_" if self.quick else "")
+            make_plots(data, self.a.plots, prefix=prefix)
         return md
 
 
@@ -512,6 +513,7 @@ def main():
     ap.add_argument("--epochs", type=int, help="epoch budget (default 2 quick, 10 full)")
     ap.add_argument("--grid", help="comma-separated beta/gamma grid")
     ap.add_argument("--plots", help="write PNG plots into this directory")
+    ap.add_argument("--plot-prefix", help="file-name prefix of the plots (default quick_ or none)")
     ap.add_argument("--overlay", help="comma-separated extra overlays from bench/study/configs (investigations)")
     ap.add_argument("--weights", help="B,G: skip the sweep and use these (chosen on validation elsewhere)")
     ap.add_argument("--joint-sweep", action="store_true", help="sweep SSMTL with beta = gamma = w instead of "
