@@ -21,6 +21,7 @@
 #include "core/context.h"
 #include "core/cuda_api.h"
 #include "core/dtype.h"
+#include "core/error.h"
 
 namespace ember {
 namespace bench {
