@@ -267,7 +267,7 @@ class Study:
             arms = {"baseline": (0.0, 0.0), "cca": (beta, 0.0), "mae": (0.0, gamma), "ssmtl": (beta, gamma)}
             rows = {}
             for m, (b, g) in arms.items():
-                if b is None or g is None:
+                if b is None or g is None or (m != "baseline" and m not in self.methods):
                     continue
                 for seed in self.seeds:
                     d = self.run_dir(name, b, g, seed)
