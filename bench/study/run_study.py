@@ -481,6 +481,8 @@ def make_plots(data, outdir, prefix=""):
     fig.tight_layout()
     fig.savefig(os.path.join(outdir, prefix + "recall50_by_degree.png"))
     plt.close(fig)
+    if not any(data[n]["selection"]["sweep_val_recall50"].get(k) for n in names for k in ["cca", "mae", "ssmtl"]):
+        return  # no sweep (fixed weights): no sensitivity plot
     fig, axes = plt.subplots(rows_n, cols, figsize=(4.2 * cols, 3.0 * rows_n), squeeze=False, dpi=80)
     for ax, name in zip(axes.flat, names):
         sel = data[name]["selection"]
