@@ -59,6 +59,18 @@ std::string device_name() {
   return prop.name;
 }
 
+bool memory_info(size_t* free_bytes, size_t* total_bytes) {
+  if (!device_available()) return false;
+  size_t f = 0, t = 0;
+  if (cudaMemGetInfo(&f, &t) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky error
+    return false;
+  }
+  *free_bytes = f;
+  *total_bytes = t;
+  return true;
+}
+
 double time_ms_events(const std::function<void()>& fn) {
   cudaEvent_t start, stop;
   EMBER_CUDA_CHECK(cudaEventCreate(&start));
@@ -90,6 +102,7 @@ void copy(void*, const void*, size_t) { no_cuda(); }
 void memset_device(void*, int, size_t) { no_cuda(); }
 void synchronize() {}
 std::string device_name() { return ""; }
+bool memory_info(size_t*, size_t*) { return false; }
 
 #endif
 

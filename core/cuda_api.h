@@ -21,6 +21,9 @@ void memset_device(void* p, int value, size_t bytes);
 void synchronize();
 // Name of the current device, "" when none.
 std::string device_name();
+// Free and total bytes of the current device (cudaMemGetInfo); false (and
+// nothing written) when no GPU is usable.
+bool memory_info(size_t* free_bytes, size_t* total_bytes);
 // Milliseconds taken by fn() on the GPU's default stream, measured with CUDA
 // events (the work is synchronised before and after).
 double time_ms_events(const std::function<void()>& fn);

@@ -15,6 +15,7 @@
 #include "engine/eval_metrics.h"
 #include "engine/interrupt.h"
 #include "engine/loaders.h"
+#include "engine/memory_estimate.h"
 #include "engine/prefetch.h"
 #include "engine/progress.h"
 #include "engine/synthetic.h"
@@ -100,6 +101,7 @@ Graph load_graph(const TrainConfig& cfg, std::string& name, bool verbose) {
 }  // namespace
 
 PreparedData prepare_data(const TrainConfig& cfg, const std::string& out_dir, bool verbose) {
+  check_memory(estimate_graph_load(cfg.data, cfg.seed), "loading the graph '" + cfg.data.graph + "'");
   PreparedData d;
   d.full = load_graph(cfg, d.name, verbose);
   SplitConfig sc;
@@ -162,6 +164,7 @@ Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val,
     : cfg_(cfg), train_(train), val_(val), out_dir_(std::move(out_dir)), device_(parse_device_name(cfg.device)) {
   cfg_.validate();
   EMBER_CHECK(train_.has_features(), "trainer: the training graph has no node features (prepare_data adds them)");
+  check_memory(estimate_training(cfg_, graph_size(train_)), "training");
   model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, device_);
   optim_ = make_optimizer(cfg_.optim, model_->parameters());
   if (!out_dir_.empty()) fs::create_directories(out_dir_);

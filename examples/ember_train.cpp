@@ -9,6 +9,7 @@
 #include <cstdio>
 
 #include "engine/interrupt.h"
+#include "engine/memory_estimate.h"
 #include "engine/run_dir.h"
 #include "engine/trainer.h"
 
@@ -45,6 +46,9 @@ int main(int argc, char** argv) {
     PreparedData data = prepare_data(cfg, out);
     std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
                 cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
+    std::printf("memory: training needs about %s; %s of host memory available\n",
+                estimate_training(cfg, graph_size(data.split.train)).describe().c_str(),
+                format_bytes(available_host_memory()).c_str());
     Trainer trainer(cfg, data.split.train, data.val, out);
     install_interrupt_handler();
     TrainResult r = trainer.fit(resume);
