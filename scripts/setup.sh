@@ -6,6 +6,10 @@
 # build is CPU + emulator only).
 set -euo pipefail
 pkgs=(cmake ninja-build g++ libeigen3-dev catch2 nlohmann-json3-dev libhnswlib-dev libcli11-dev libomp-dev)
+if [ "${EMBER_SETUP_FUZZ:-0}" = "1" ]; then
+  # clang + libFuzzer for tests/fuzz (tests/fuzz/run_fuzz.sh); CI does not need them
+  pkgs+=(clang libclang-rt-14-dev)
+fi
 if [ "${EMBER_SETUP_EXTRA:-}" != "" ]; then
   # e.g. EMBER_SETUP_EXTRA="python3-torch libopenblas0-pthread" for the PyTorch baselines
   read -r -a extra <<<"$EMBER_SETUP_EXTRA"
