@@ -129,12 +129,18 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
   if (ob.gamma > 0.0) {
     MaskedFeatures mf = mask_query_features(feats, B, 1.0, aug + 5);
     tb.mae = view_of(drop_edges(sg, ob.mae.edge_drop, aug + 6), std::move(mf.features));
+    std::vector<uint8_t> informed(B, 0);
+    for (size_t e = 0; e < tb.mae.src.size(); ++e)
+      if (tb.mae.dst[e] < B && tb.mae.src[e] >= B) informed[tb.mae.dst[e]] = 1;
     const int64_t F = feats.num_cols;
-    tb.mae_target.assign(static_cast<size_t>(B) * F, 0.0f);
     for (int32_t b = 0; b < B; ++b) {
+      tb.mae_masked.push_back(b);
+      if (!informed[b] || feats.row_nnz(b) == 0) continue;
+      const size_t row = tb.mae_rows.size();
       tb.mae_rows.push_back(b);
+      tb.mae_target.resize((row + 1) * F, 0.0f);
       for (int64_t k = feats.row_ptr[b]; k < feats.row_ptr[b + 1]; ++k)
-        tb.mae_target[b * F + feats.col[k]] = feats.val[k];
+        tb.mae_target[row * F + feats.col[k]] = feats.val[k];
     }
   }
   tb.retrieval = view_of(sg, std::move(feats));

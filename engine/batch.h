@@ -27,8 +27,13 @@ struct TrainBatch {
   GraphView retrieval;               // the plain view (retrieval objective)
   GraphView cca_a, cca_b;            // CCA views (edge drop + feature drop), when beta > 0
   GraphView mae;                     // MAE view (edge drop, query rows masked), when gamma > 0
-  std::vector<int64_t> mae_rows;     // masked local rows (= the queries)
-  std::vector<float> mae_target;     // [num_queries, F] original features of the masked rows
+  std::vector<int64_t> mae_masked;   // masked local rows (= the queries): mask token in, re-masked code
+  // Scored rows (eq. 4's V): masked queries that have features and at least
+  // one unmasked in-neighbour in the MAE view. A query with none would be
+  // reconstructed from nothing (its decoder output is exactly the bias, 0 at
+  // the start), where the cosine's gradient is ~1/eps and swamps the step.
+  std::vector<int64_t> mae_rows;
+  std::vector<float> mae_target;     // [mae_rows.size(), F] original features of the scored rows
   std::vector<int64_t> candidates;   // [C] local ids: C = B in-batch positives + R random users
   std::vector<int64_t> positives;    // [B]: candidate index of each query's positive (= b)
   std::vector<int32_t> mask;         // [B, C]: 0 = excluded (the query itself, accidental hits)

@@ -148,7 +148,8 @@ MaeHead::MaeHead(int64_t d, int64_t num_features, double negative_slope, uint64_
   b_dec_ = zeros_param({num_features}, device);
 }
 
-Variable MaeHead::forward(const Variable& h, const MessageGraph& g, const Tensor& masked_rows) const {
+Variable MaeHead::forward(const Variable& h, const MessageGraph& g, const Tensor& masked_rows,
+                          const Tensor& target_rows) const {
   const Device dev = h.device();
   const int64_t d = h.size(1);
   // Linear head, then re-mask: the masked rows' codes are zeroed, so the
@@ -175,7 +176,7 @@ Variable MaeHead::forward(const Variable& h, const MessageGraph& g, const Tensor
   for (int64_t i = 0; i < d; ++i) eye_host.data<float>()[i * d + i] = 1.0f;
   Variable eye(dev == Device::CPU ? eye_host : eye_host.to(dev));
   Variable agg = gat_conv(code, g, eye, a_src, a_dst, Variable(), opt);
-  Tensor rows = masked_rows.to(dev);
+  Tensor rows = target_rows.to(dev);
   return linear(gather_rows(agg, rows), w_dec_, b_dec_);
 }
 

@@ -76,8 +76,10 @@ class CcaHead {
 class MaeHead {
  public:
   MaeHead(int64_t embedding_dim, int64_t num_features, double negative_slope, uint64_t seed, Device device);
-  // Reconstructed features [k, F] of the masked rows (local ids, int64 [k]).
-  Variable forward(const Variable& h, const MessageGraph& g, const Tensor& masked_rows) const;
+  // Reconstructed features [k, F] of target_rows (local ids, int64 [k]);
+  // masked_rows (the masked queries) are re-masked before the decoder.
+  Variable forward(const Variable& h, const MessageGraph& g, const Tensor& masked_rows,
+                   const Tensor& target_rows) const;
   void collect(std::vector<std::pair<std::string, Variable>>& out, const std::string& prefix) const;
 
  private:

@@ -211,14 +211,16 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
     l_cca = cca_loss(za, zb, ob.cca.lambda);
     terms.emplace_back(ob.beta, l_cca);
   }
-  if (ob.gamma > 0.0) {
+  if (ob.gamma > 0.0 && !b.mae_rows.empty()) {
     DeviceView v = to_device(b.mae, device_);
-    Tensor rows = Tensor::from_vector(b.mae_rows, {static_cast<int64_t>(b.mae_rows.size())}, device_);
-    Variable h = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, rows);
-    Variable z = model_->mae.forward(h, v.graph, rows);
+    const int64_t K = static_cast<int64_t>(b.mae_rows.size());
+    Tensor masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
+    Tensor rows = Tensor::from_vector(b.mae_rows, {K}, device_);
+    Variable h = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked);
+    Variable z = model_->mae.forward(h, v.graph, masked, rows);
     const int64_t F = train_.features.num_cols;
-    Variable target(Tensor::from_vector(b.mae_target, {B, F}, device_));
-    l_mae = scaled_cosine_error(target, z, arange(B, device_), ob.mae.exponent);
+    Variable target(Tensor::from_vector(b.mae_target, {K, F}, device_));
+    l_mae = scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent);
     terms.emplace_back(ob.gamma, l_mae);
   }
   auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
