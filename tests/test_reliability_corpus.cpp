@@ -694,6 +694,7 @@ TEST_CASE("reliability corpus: every truncation and every single-byte flip of a 
     }
     INFO(f.name << ": " << detected << " of " << tried << " truncations detected");
     CHECK(detected == tried);
+    const size_t truncations = tried, truncations_detected = detected;
     // One bit flipped in every byte (the bit rotates with the position). The
     // .npy format has no checksum: only flips in its header are detectable;
     // the sweep covers the header there.
@@ -710,6 +711,8 @@ TEST_CASE("reliability corpus: every truncation and every single-byte flip of a 
       }
     }
     INFO(f.name << ": " << detected << " of " << tried << " byte flips detected");
+    WARN(f.name << " (" << good.size() << " bytes): " << truncations_detected << " of " << truncations
+                << " truncations and " << detected << " of " << tried << " single-byte flips detected");
     if (f.checksummed) CHECK(detected == tried);
     // Flips inside the .npy header padding (spaces) or the dict's free text can
     // go unnoticed; require the magic, version and length bytes at least.
