@@ -20,13 +20,19 @@ Tensor get_tensor(BinaryReader& r) {
   EMBER_CHECK(dt >= 0 && dt <= 3, r.source() << ": invalid tensor dtype code " << dt);
   const DType dtype = static_cast<DType>(dt);
   Shape shape = r.get_vector<int64_t>("tensor shape", 8);
-  int64_t numel = 1;
+  // The product of the dimensions (zeros counted as 1, so that the strides of
+  // [0, 2^33, 2^32] cannot overflow either) stays below 2^40; checked before
+  // multiplying ([10^12, 10^12] overflowed int64: UBSan, corpus and fuzz_checkpoint).
+  int64_t span = 1;
+  bool empty = false;
   for (int64_t d : shape) {
     EMBER_CHECK(d >= 0 && d < (int64_t(1) << 40), r.source() << ": invalid tensor dimension " << d);
-    // Checked before multiplying: [10^12, 10^12] overflowed int64 (UBSan).
-    EMBER_CHECK(d == 0 || numel < ((int64_t(1) << 40) + d - 1) / d, r.source() << ": tensor too large");
-    numel *= d;
+    const int64_t f = d == 0 ? 1 : d;
+    EMBER_CHECK(span < ((int64_t(1) << 40) + f - 1) / f, r.source() << ": tensor too large");
+    span *= f;
+    empty = empty || d == 0;
   }
+  const int64_t numel = empty ? 0 : span;
   const uint64_t bytes = r.get<uint64_t>("tensor bytes");
   EMBER_CHECK(bytes == static_cast<uint64_t>(numel) * dtype_size(dtype),
               r.source() << ": tensor of shape " << shape_str(shape) << " has " << bytes << " data bytes");
