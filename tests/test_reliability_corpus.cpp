@@ -498,6 +498,7 @@ TEST_CASE("reliability corpus: checkpoint", "[reliability]") {
       {"10^12-byte meta claimed", huge_meta.container("EMBRCKPT", 1), "meta count 1000000000000"},
       {"bad dtype code", checkpoint_with_tensor(9, {1}, 4, four_floats.substr(0, 4)), "invalid tensor dtype code 9"},
       {"10^12 x 10^12 tensor", checkpoint_with_tensor(0, {int64_t(kHuge), int64_t(kHuge)}, 0, ""), "tensor too large"},
+      {"[0, 2^33, 2^32 + 3] tensor (strides overflow)", checkpoint_with_tensor(0, {0, int64_t(1) << 33, (int64_t(1) << 32) + 3}, 0, ""), "tensor too large"},
       {"2^41 dimension", checkpoint_with_tensor(0, {int64_t(1) << 41}, 0, ""), "invalid tensor dimension 2199023255552"},
       {"10^12-row tensor", checkpoint_with_tensor(0, {int64_t(kHuge), 4}, kHuge * 16, ""), "tensor too large"},
       {"negative dimension", checkpoint_with_tensor(0, {-4}, 16, four_floats), "invalid tensor dimension -4"},

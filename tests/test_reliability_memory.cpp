@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "engine/batch.h"
 #include "engine/memory_estimate.h"
 #include "engine/synthetic.h"
 #include "engine/trainer.h"
@@ -167,4 +168,25 @@ TEST_CASE("memory: prepare_data and the Trainer refuse jobs that do not fit", "[
   gpu.device = "cuda";
   EnvVar dlim("EMBER_DEVICE_MEMORY_LIMIT", "1k");
   REQUIRE_THROWS_WITH(Trainer(gpu, d.split.train, d.val, ""), Catch::Contains("of device memory is available"));
+}
+
+// Known issue (docs/reliability.md, "open"): BatchBuilder appends
+// sampler.fanouts to SamplerConfig's default {15, 10}, so training samples
+// hops {15, 10, <configured>...}: subgraphs several times larger than the
+// config says (141k instead of at most 47k nodes for 200k users with the
+// default config), and the memory estimate (which follows the config) low by
+// that factor. Tagged [!mayfail] until engine/batch.cpp assigns the fanouts.
+TEST_CASE("memory: a training batch respects the configured fanouts", "[reliability][memory][!mayfail]") {
+  TrainConfig c = tiny_config();
+  c.sampler.fanouts = {2};
+  c.sampler.batch_size = 8;
+  c.objectives.random_negatives = 0;
+  PreparedData d = prepare_data(c, "", false);
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < d.split.train.num_nodes(); ++u)
+    if (d.split.train.degree(u) > 0) users.push_back(static_cast<int32_t>(u));
+  BatchBuilder bb(d.split.train, c, users);
+  const TrainBatch b = bb.build(0, 0);
+  INFO("subgraph of " << b.retrieval.num_nodes << " nodes for 16 seeds and one hop of fanout 2");
+  CHECK(b.retrieval.num_nodes <= 16 * (1 + 2));
 }

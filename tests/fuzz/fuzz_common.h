@@ -1,4 +1,4 @@
-// Shared helpers of the libFuzzer targets (tests/fuzz/README.md).
+// Shared helpers of the libFuzzer targets (docs/reliability.md, "Fuzzing").
 //
 // Contract of every target: the input becomes a file, the loader runs on it,
 // and the only acceptable outcomes are a result or ember::Error. Anything else

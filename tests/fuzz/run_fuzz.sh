@@ -21,7 +21,7 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release 
   "-DCMAKE_CXX_FLAGS_RELEASE=-O1 -DNDEBUG" -DEMBER_CUDA=OFF -DEMBER_EMULATOR=OFF -DEMBER_BUILD_TESTS=OFF \
   -DEMBER_BUILD_BENCH=OFF -DEMBER_BUILD_EXAMPLES=OFF -DEMBER_FUZZ=ON >"$build.configure.log" 2>&1 || {
   cat "$build.configure.log"; exit 1; }
-cmake --build "$build" -j2 --target fuzz_make_seeds "${targets[@]}"
+cmake --build "$build" -j2 --target fuzz_make_seeds "${targets[@]}" >&2
 rm -rf "$work/seeds"
 mkdir -p "$work"
 "$build/tests/fuzz/fuzz_make_seeds" "$work/seeds" >/dev/null
