@@ -93,6 +93,7 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
 
   // The k-hop subgraph around all seeds (local ids 0..S-1 are the seeds).
   SamplerConfig sc;
+  sc.fanouts.clear();  // replace SamplerConfig's default {15, 10}, never append to it
   for (int64_t f : cfg_.sampler.fanouts) sc.fanouts.push_back(static_cast<int32_t>(f));
   sc.seed = seed;
   NeighborSampler sampler(g_, sc);

@@ -20,8 +20,10 @@ void SparseFeatures::validate(const std::string& what) const {
   EMBER_CHECK(col.size() == val.size(), what << ": " << col.size() << " column ids but " << val.size() << " values");
   EMBER_CHECK(static_cast<size_t>(row_ptr.back()) == col.size(),
               what << ": row_ptr ends at " << row_ptr.back() << " but there are " << col.size() << " entries");
-  for (int64_t r = 0; r < num_rows; ++r) {
+  // Monotone first: a decreasing row_ptr would let a later row's range reach past col.
+  for (int64_t r = 0; r < num_rows; ++r)
     EMBER_CHECK(row_ptr[r] <= row_ptr[r + 1], what << ": row_ptr decreases at row " << r);
+  for (int64_t r = 0; r < num_rows; ++r) {
     for (int64_t k = row_ptr[r]; k < row_ptr[r + 1]; ++k) {
       EMBER_CHECK(col[k] >= 0 && col[k] < num_cols,
                   what << ": row " << r << " has column " << col[k] << ", expected 0.." << num_cols - 1);

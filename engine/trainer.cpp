@@ -3,8 +3,10 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -345,7 +347,8 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
   } else if (!out_dir_.empty()) {
     const std::string text = cfg_.to_json_text();
     write_file_atomic(out_dir_ + "/config.json", text.data(), text.size());
-    std::ofstream(metrics, std::ios::trunc);
+    std::ofstream f(metrics, std::ios::trunc);
+    EMBER_CHECK(f.good(), metrics << ": cannot create (" << std::strerror(errno) << ")");
   }
   std::vector<int32_t> users;
   for (int64_t u = 0; u < train_.num_nodes(); ++u)
@@ -357,7 +360,10 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
   const int64_t total_steps = per_epoch * cfg_.train.epochs;
   TrainResult res;
   int64_t steps_this_call = 0, bad_steps = 0;
-  bool stop = false;
+  // A resumed run that had already stopped early (its checkpoint was written
+  // after the early stop) finishes without training further.
+  bool stop = cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience;
+  res.stopped_early = stop;
   for (; epoch_ < cfg_.train.epochs && !stop; ++epoch_) {
     const int64_t epoch = epoch_;
     OrderedPrefetcher<TrainBatch> prefetch(static_cast<uint64_t>(step_in_epoch_), static_cast<uint64_t>(per_epoch),
@@ -428,7 +434,11 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
                        {"val_recall@50", recall50},  {"lr", optim_->learning_rate()},
                        {"skipped_steps", step_in_epoch_ - good},
                        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
-      std::ofstream(metrics, std::ios::app) << j.dump() << "\n";
+      std::ofstream f(metrics, std::ios::app);
+      f << j.dump() << "\n";
+      f.flush();
+      EMBER_CHECK(f.good(), metrics << ": cannot append the epoch's line (" << std::strerror(errno)
+                                    << "); is the disk full?");
     }
     step_in_epoch_ = 0;
     if (cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience) {

@@ -3,7 +3,7 @@
 // (kernels/cosine_error_cuda.cu).
 //
 // For one row pair (x, z) with dot = <x, z>, xx = ||x||^2, zz = ||z||^2:
-//   nx = max(||x||, eps), nz = max(||z||, eps)      (zero rows: divided by eps, never NaN)
+//   nx = max(||x||, eps), nz = max(||z||, eps)      (zero rows: divided by eps; a NaN input stays NaN)
 //   c  = dot / (nx * nz)
 //   u  = max(1 - c, 0)                              (c may round above 1)
 //   loss = u^y,  dloss/dc = -y * u^(y-1)            (y >= 1, so u^(y-1) is finite; 0^0 = 1)
@@ -29,13 +29,13 @@ struct SceRow {
 template <class T>
 EMBER_HD T sce_norm(T sq, T eps) {
   const T n = sqrt(sq);
-  return n > eps ? n : eps;
+  return (n > eps || n != n) ? n : eps;  // NaN propagates (n != n), it is not clamped to eps
 }
 
 template <class T>
 EMBER_HD T sce_loss_from_cos(T c, T y) {
   T u = T(1) - c;
-  u = u > T(0) ? u : T(0);
+  u = (u > T(0) || u != u) ? u : T(0);
   return pow(u, y);
 }
 
@@ -47,7 +47,7 @@ EMBER_HD SceRow<T> sce_row(T dot, T xx, T zz, T y, T eps) {
   r.a = T(1) / (nx * nz);
   r.cos = dot * r.a;
   T u = T(1) - r.cos;
-  u = u > T(0) ? u : T(0);
+  u = (u > T(0) || u != u) ? u : T(0);
   r.dldc = -y * pow(u, y - T(1));
   r.bx = sqrt(xx) > eps ? -r.cos / (nx * nx) : T(0);
   r.bz = sqrt(zz) > eps ? -r.cos / (nz * nz) : T(0);

@@ -46,6 +46,18 @@ TEST_CASE("build_graph symmetrises, removes self-loops and duplicates, maps ids"
   REQUIRE_FALSE(g.has_edge(1, 2));
 }
 
+TEST_CASE("SparseFeatures::validate refuses a decreasing row_ptr before reading columns", "[data][errors]") {
+  SparseFeatures f;
+  f.num_rows = 2;
+  f.num_cols = 10;
+  f.row_ptr = {0, 5, 3};  // row 0 would read col[3], col[4] past the end
+  f.col = {1, 2, 3};
+  f.val = {1.f, 1.f, 1.f};
+  REQUIRE_THROWS_WITH(f.validate("feats"), Catch::Contains("row_ptr decreases at row 1"));
+  f.row_ptr = {0, 1, 3};
+  REQUIRE_NOTHROW(f.validate("feats"));
+}
+
 TEST_CASE("build_graph_dense is independent of the thread count", "[data]") {
   std::vector<int32_t> s, d;
   uint64_t x = 1;

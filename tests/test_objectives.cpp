@@ -367,6 +367,34 @@ TEST_CASE("scaled_cosine_error: zero and equal rows stay finite", "[objectives][
   REQUIRE(tensor::all_finite(vz.grad()));
 }
 
+// A NaN in a scored row (original or reconstruction) must give a NaN loss, so
+// the trainer's step guard names the MAE objective; clamping the norm or 1 - cos
+// would silently turn it into a finite value (docs/reliability.md, finding 11).
+TEST_CASE("scaled_cosine_error: a NaN row makes the loss NaN on every backend", "[objectives][emu]") {
+  const int64_t n = 4, d = 3;
+  std::vector<Device> devs{Device::CPU};
+  for (Device dv : testing::accelerator_devices()) devs.push_back(dv);
+  for (int which : {0, 1})
+    for (Device dv : devs)
+      for (DType dt : {DType::F32, DType::F64}) {
+        Tensor x = rand_t({n, d}, 1), z = rand_t({n, d}, 2);
+        Tensor& bad = which == 0 ? x : z;
+        for (int64_t j = 0; j < d; ++j) bad.data<double>()[2 * d + j] = std::nan("");
+        Tensor rows = Tensor::from_vector<int64_t>({0, 2}, {2});
+        const Eval e = evaluate(
+            [rows](const std::vector<Variable>& v) { return scaled_cosine_error(v[0], v[1], rows); }, {x, z}, dv, dt);
+        INFO("NaN in " << (which == 0 ? "x" : "z") << " on " << device_name(dv));
+        REQUIRE(std::isnan(tensor::scalar(e.loss)));
+        // A row without NaN stays finite.
+        const Eval ok = evaluate(
+            [](const std::vector<Variable>& v) {
+              return scaled_cosine_error(v[0], v[1], Tensor::from_vector<int64_t>({0, 1}, {2}));
+            },
+            {x, z}, dv, dt);
+        REQUIRE(std::isfinite(tensor::scalar(ok.loss)));
+      }
+}
+
 TEST_CASE("scaled_cosine_error: invalid arguments", "[objectives][errors]") {
   Variable x(rand_t({5, 3}, 1)), z(rand_t({5, 3}, 2), true);
   Tensor rows = Tensor::from_vector<int64_t>({0, 4}, {2});

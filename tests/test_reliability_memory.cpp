@@ -170,13 +170,12 @@ TEST_CASE("memory: prepare_data and the Trainer refuse jobs that do not fit", "[
   REQUIRE_THROWS_WITH(Trainer(gpu, d.split.train, d.val, ""), Catch::Contains("of device memory is available"));
 }
 
-// Known issue (docs/reliability.md, "open"): BatchBuilder appends
-// sampler.fanouts to SamplerConfig's default {15, 10}, so training samples
+// Regression (docs/reliability.md, finding 11): BatchBuilder used to append
+// sampler.fanouts to SamplerConfig's default {15, 10}, so training sampled
 // hops {15, 10, <configured>...}: subgraphs several times larger than the
-// config says (141k instead of at most 47k nodes for 200k users with the
-// default config), and the memory estimate (which follows the config) low by
-// that factor. Tagged [!mayfail] until engine/batch.cpp assigns the fanouts.
-TEST_CASE("memory: a training batch respects the configured fanouts", "[reliability][memory][!mayfail]") {
+// config says, and the memory estimate (which follows the config) low by that
+// factor.
+TEST_CASE("memory: a training batch respects the configured fanouts", "[reliability][memory]") {
   TrainConfig c = tiny_config();
   c.sampler.fanouts = {2};
   c.sampler.batch_size = 8;

@@ -82,13 +82,12 @@ TEST_CASE("numeric faults: a NaN loss of one objective names that objective and 
     const char* expect;
     double alpha, beta, gamma;
   };
-  // The MAE loss never becomes NaN: the scaled cosine error clamps with
-  // comparisons that drop NaN (kernels/cosine_error_math.h: `n > eps ? n : eps`,
-  // `u > 0 ? u : 0`), so a NaN reconstruction row counts as loss 0. The NaN
-  // still reaches the gradient, and the gradient-norm check stops it there.
+  // The scaled cosine error propagates NaN (kernels/cosine_error_math.h; it
+  // used to clamp it away, so a NaN reconstruction row scored loss 0 and only
+  // the gradient-norm check caught it: docs/reliability.md, finding 13).
   for (const Case& cs : {Case{"CCA", "cca.w2", "the CCA loss is nan", 1, 0.01, 0.01},
                          Case{"retrieval", "encoder.gat0.weight", "the retrieval loss is nan", 1, 0, 0},
-                         Case{"MAE", "mae.b_dec", "the gradient norm is nan", 1, 0.01, 0.01}}) {
+                         Case{"MAE", "mae.b_dec", "the MAE loss is nan", 1, 0.01, 0.01}}) {
     INFO(cs.name);
     TrainConfig c = small_config();
     c.objectives.alpha = cs.alpha;
