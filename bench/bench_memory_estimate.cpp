@@ -1,0 +1,74 @@
+// Memory-estimate calibration: one training step plus one validation pass on
+// a synthetic graph, the process's measured peak RSS and the engine's tensor
+// peak against estimate_training() (engine/memory_estimate.h). Peak RSS is per
+// process, so run one configuration per invocation:
+//
+//   build/bench/bench_memory_estimate --users 30000 --objectives all
+//
+// Prints one table row (docs/reliability.md, "Memory limits").
+#include <sys/resource.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "core/context.h"
+#include "engine/batch.h"
+#include "engine/memory_estimate.h"
+#include "engine/trainer.h"
+
+using namespace ember;
+
+int main(int argc, char** argv) {
+  CLI::App app{"ember memory-estimate calibration (one training step + validation, CPU)"};
+  int64_t users = 30000, communities = 0;
+  std::string objectives = "all";
+  app.add_option("--users", users, "synthetic users")->check(CLI::Range(int64_t(100), int64_t(50000000)));
+  app.add_option("--communities", communities, "synthetic communities (default users / 100)");
+  app.add_option("--objectives", objectives, "retrieval | all")->check(CLI::IsMember({"retrieval", "all"}));
+  CLI11_PARSE(app, argc, argv);
+  try {
+    TrainConfig c;
+    c.device = "cpu";
+    c.data.graph = "synthetic";
+    c.data.synthetic.num_users = users;
+    c.data.synthetic.num_communities = communities > 0 ? communities : std::max<int64_t>(users / 100, 2);
+    c.objectives.alpha = 1.0;
+    c.objectives.beta = objectives == "all" ? 0.01 : 0.0;
+    c.objectives.gamma = objectives == "all" ? 0.01 : 0.0;
+    c.train.epochs = 1;
+    c.train.steps_per_epoch = 1;
+    c.train.val_queries = 1;
+    c.train.progress = false;
+    PreparedData d = prepare_data(c, "", false);
+    const MemoryEstimate est = estimate_training(c, graph_size(d.split.train));
+    int64_t sampled = 0;
+    {
+      std::vector<int32_t> seeds;
+      for (int64_t u = 0; u < d.split.train.num_nodes(); ++u)
+        if (d.split.train.degree(u) > 0) seeds.push_back(static_cast<int32_t>(u));
+      BatchBuilder bb(d.split.train, c, seeds);
+      sampled = bb.build(0, 0).retrieval.num_nodes;
+    }
+    Context::get().allocator(Device::CPU).reset_peak();
+    {
+      Trainer t(c, d.split.train, d.val, "");
+      t.fit(false, 1);
+      (void)t.embed_all();
+    }
+    struct rusage ru {};
+    getrusage(RUSAGE_SELF, &ru);
+    const uint64_t rss = static_cast<uint64_t>(ru.ru_maxrss) * 1024;
+    const uint64_t tensors = Context::get().allocator(Device::CPU).stats().peak_bytes;
+    std::printf("| users | objectives | sampled subgraph (batch %lld, fanouts", (long long)c.sampler.batch_size);
+    for (int64_t f : c.sampler.fanouts) std::printf(" %lld", (long long)f);
+    std::printf(") | measured peak RSS | tensor peak | estimate | estimate / RSS |\n|---:|---|---:|---:|---:|---:|---:|\n");
+    std::printf("| %lld | %s | %lld nodes | %s | %s | %s | %.2fx |\n", (long long)users, objectives.c_str(),
+                (long long)sampled, format_bytes(rss).c_str(), format_bytes(tensors).c_str(),
+                format_bytes(est.host_bytes()).c_str(), static_cast<double>(est.host_bytes()) / static_cast<double>(rss));
+    std::printf("estimate: %s\n", est.describe().c_str());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
