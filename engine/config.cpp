@@ -172,6 +172,7 @@ void visit(Visitor& v, TrainConfig& c) {
     t.field("val_queries", c.train.val_queries);
     t.field("checkpoint_every", c.train.checkpoint_every);
     t.field("progress", c.train.progress);
+    t.field("grad_diagnostics", c.train.grad_diagnostics);
   });
   v.object("index", [&](Visitor& i) {
     i.field("M", c.index.M);

@@ -88,6 +88,7 @@ struct TrainLoopConfig {
   int64_t val_queries = 1000;       // validation users evaluated per epoch (0 = all)
   int64_t checkpoint_every = 0;     // steps between checkpoints inside an epoch (0 = epoch ends only)
   bool progress = true;
+  bool grad_diagnostics = false;    // log each objective's encoder gradient norm once per epoch (metrics.jsonl)
 };
 
 struct IndexConfig {

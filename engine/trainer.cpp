@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "engine/batch.h"
@@ -183,14 +184,11 @@ double Trainer::learning_rate(int64_t step, int64_t total_steps) const {
   return lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * t)));  // cosine from lr down to lr/10
 }
 
-Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
-  StepLosses out;
-  optim_->zero_grad();
+std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t global_step, unsigned which) const {
   const auto& ob = cfg_.objectives;
   const int64_t B = b.num_queries;
-  std::vector<std::pair<double, Variable>> terms;
-  Variable l_ret, l_cca, l_mae;
-  if (ob.alpha > 0.0) {
+  std::vector<LossTerm> terms;
+  if (ob.alpha > 0.0 && (which & kRetrieval)) {  // eq. 5
     DeviceView v = to_device(b.retrieval, device_);
     Variable emb = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true});
     Tensor cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
@@ -201,19 +199,17 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
     RetrievalOptions ro;
     ro.temperature = ob.temperature;
     ro.mask = &mask;
-    l_ret = retrieval_softmax_ce(q, c, pos, ro);
-    terms.emplace_back(ob.alpha, l_ret);
+    terms.push_back({kRetrieval, ob.alpha, retrieval_softmax_ce(q, c, pos, ro)});
   }
-  if (ob.beta > 0.0) {
+  if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3
     DeviceView va = to_device(b.cca_a, device_), vb = to_device(b.cca_b, device_);
     Variable za = model_->cca.forward(
         model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}));
     Variable zb = model_->cca.forward(
         model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}));
-    l_cca = cca_loss(za, zb, ob.cca.lambda);
-    terms.emplace_back(ob.beta, l_cca);
+    terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
   }
-  if (ob.gamma > 0.0 && !b.mae_rows.empty()) {
+  if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
     DeviceView v = to_device(b.mae, device_);
     const int64_t K = static_cast<int64_t>(b.mae_rows.size());
     Tensor masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
@@ -222,8 +218,42 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
     const int64_t F = train_.features.num_cols;
     Variable target(Tensor::from_vector(b.mae_target, {K, F}, device_));
-    l_mae = scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent);
-    terms.emplace_back(ob.gamma, l_mae);
+    terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent)});
+  }
+  return terms;
+}
+
+// Per objective, the norm of its own (unweighted) gradient on the shared
+// encoder's parameters, from a separate backward pass on the same batch and
+// dropout streams; the optimizer state and the parameters are not touched.
+// Shows how much each objective actually moves the encoder at given weights.
+std::map<std::string, double> Trainer::encoder_grad_norms(const TrainBatch& b, int64_t global_step) {
+  std::map<std::string, double> out;
+  std::vector<Variable> enc;
+  for (const auto& [name, v] : model_->named_parameters())
+    if (name.rfind("encoder.", 0) == 0) enc.push_back(v);
+  for (unsigned which : {kRetrieval, kCca, kMae}) {
+    optim_->zero_grad();
+    std::vector<LossTerm> t = loss_terms(b, global_step, which);
+    if (t.empty()) continue;
+    t[0].value.backward();
+    double s = 0.0;
+    for (const Variable& p : enc)
+      if (p.has_grad()) s += tensor::sum_squares(p.grad());
+    out[which == kRetrieval ? "retrieval" : which == kCca ? "cca" : "mae"] = std::sqrt(s);
+  }
+  optim_->zero_grad();
+  return out;
+}
+
+Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
+  StepLosses out;
+  optim_->zero_grad();
+  Variable l_ret, l_cca, l_mae;
+  std::vector<std::pair<double, Variable>> terms;
+  for (LossTerm& t : loss_terms(b, global_step, kRetrieval | kCca | kMae)) {
+    (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
+    terms.emplace_back(t.weight, t.value);
   }
   auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
   out.retrieval = value(l_ret);
@@ -374,7 +404,9 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
     double sum_total = 0, sum_ret = 0, sum_cca = 0, sum_mae = 0;
     int64_t good = 0, samples = 0;
     TrainBatch batch;
+    std::map<std::string, double> grad_norms;
     while (prefetch.next(batch)) {
+      if (cfg_.train.grad_diagnostics && grad_norms.empty()) grad_norms = encoder_grad_norms(batch, global_step_);
       optim_->set_learning_rate(learning_rate(global_step_, total_steps));
       StepLosses l = train_step(batch, global_step_);
       if (!l.ok) {
@@ -434,6 +466,7 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
                        {"val_recall@50", recall50},  {"lr", optim_->learning_rate()},
                        {"skipped_steps", step_in_epoch_ - good},
                        {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}};
+      if (!grad_norms.empty()) j["encoder_grad_norm"] = grad_norms;
       std::ofstream f(metrics, std::ios::app);
       f << j.dump() << "\n";
       f.flush();

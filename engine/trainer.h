@@ -4,6 +4,7 @@
 // validation Recall@50 with early stopping, metrics.jsonl, atomic
 // checkpoints with exact resume, NaN/Inf guards, and full-graph inference.
 #pragma once
+#include <map>
 #include <memory>
 #include <string>
 
@@ -66,6 +67,15 @@ class Trainer {
     std::string problem;
   };
   StepLosses train_step(const struct TrainBatch& batch, int64_t global_step);
+  // The enabled objectives' loss terms on a batch (which: a mask of kRetrieval, kCca, kMae).
+  static constexpr unsigned kRetrieval = 1, kCca = 2, kMae = 4;
+  struct LossTerm {
+    unsigned which;
+    double weight;
+    Variable value;
+  };
+  std::vector<LossTerm> loss_terms(const struct TrainBatch& batch, int64_t global_step, unsigned which) const;
+  std::map<std::string, double> encoder_grad_norms(const struct TrainBatch& batch, int64_t global_step);
   double learning_rate(int64_t step, int64_t total_steps) const;
   double validate() const;
   void save_state(const std::string& path, int64_t epoch, int64_t step_in_epoch) const;

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -169,4 +170,40 @@ TEST_CASE("training: an interrupt (SIGINT) writes the checkpoint and resume fini
   REQUIRE_FALSE(r.interrupted);
   REQUIRE(r.steps == 10);
   fs::remove_all(dir);
+}
+
+TEST_CASE("training: gradient diagnostics are logged and do not change training", "[engine][train]") {
+  TrainConfig c = small_config();
+  c.objectives.beta = 0.01;
+  c.objectives.gamma = 0.01;
+  c.train.epochs = 2;
+  PreparedData d = prepare_data(c, "", false);
+  fs::path a = temp_dir("diag_off"), b = temp_dir("diag_on");
+  Tensor off, on;
+  {
+    Trainer t(c, d.split.train, d.val, a.string());
+    t.fit();
+    off = t.embed_all();
+  }
+  c.train.grad_diagnostics = true;
+  {
+    Trainer t(c, d.split.train, d.val, b.string());
+    t.fit();
+    on = t.embed_all();
+  }
+  REQUIRE(on.to_vector<float>() == off.to_vector<float>());
+  const auto m = read_metrics(b);
+  REQUIRE(m.size() == 2);
+  for (const auto& j : m) {
+    REQUIRE(j.contains("encoder_grad_norm"));
+    for (const char* k : {"retrieval", "cca", "mae"}) {
+      INFO(j.dump());
+      const double g = j["encoder_grad_norm"][k].get<double>();
+      REQUIRE(std::isfinite(g));
+      REQUIRE(g > 0.0);
+    }
+  }
+  REQUIRE_FALSE(read_metrics(a)[0].contains("encoder_grad_norm"));
+  fs::remove_all(a);
+  fs::remove_all(b);
 }
