@@ -51,9 +51,11 @@ SETTINGS_FULL = [
     ("ego_facebook_cold", "ego_facebook", ["cold.json"]),
     ("lastfm_asia_cold", "lastfm_asia", ["cold.json"]),
     ("twitch_PTBR_cold", "twitch/PTBR", ["cold.json"]),
+] + [("twitch_%s_edge" % l, "twitch/" + l, []) for l in ["PTBR", "ENGB", "RU", "ES", "FR", "DE"]] + [
+    # the two largest last (resumable: a time-limited run still covers the rest)
     ("synth_large_edge", "synthetic", ["synthetic_large.json"]),
     ("deezer_europe_edge", "deezer_europe", []),
-] + [("twitch_%s_edge" % l, "twitch/" + l, []) for l in ["PTBR", "ENGB", "RU", "ES", "FR", "DE"]]
+]
 
 SETTINGS_QUICK = [
     ("q_synth_tiny_edge", "synthetic", ["synthetic_tiny.json"]),
@@ -376,8 +378,39 @@ def paired(a, b):
     return {"diffs": diffs, "mean": mean, "sd": sd, "t": t, "wins": sum(d > 0 for d in ds), "n": len(ds)}
 
 
+def overview_markdown(data):
+    """One line per setting: test Recall@50 (mean over seeds) of every method and
+    the paired SSMTL - retrieval-only difference, overall and for 0-2 training degree."""
+    def mean_r50(rows, m, bucket="all"):
+        xs = [metric(r, bucket, "recall@50") for r in rows.get(m, {}).values()]
+        xs = [x for x in xs if x is not None]
+        return ("%.4f" % statistics.mean(xs)) if xs else "-"
+
+    def pair(rows, m, bucket):
+        if m not in rows or "baseline" not in rows:
+            return "-"
+        p = paired({sd: metric(r, bucket, "recall@50") for sd, r in rows["baseline"].items()},
+                   {sd: metric(r, bucket, "recall@50") for sd, r in rows[m].items()})
+        if not p:
+            return "-"
+        t = "%.1f" % p["t"] if not math.isnan(p["t"]) else "-"
+        return "%+.4f (t %s, %d/%d)" % (p["mean"], t, p["wins"], p["n"])
+
+    out = ["| setting | β\*, γ\* | retrieval-only | +CCA | +MAE | SSMTL | FoF AA | popularity | "
+           "SSMTL − retr. (all) | SSMTL − retr. (0-2) |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    for name, s in data.items():
+        sel, rows = s["selection"], s["rows"]
+        out.append("| %s | %s, %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            name, sel["beta"], sel["gamma"], mean_r50(rows, "baseline"), mean_r50(rows, "cca"), mean_r50(rows, "mae"),
+            mean_r50(rows, "ssmtl"), mean_r50(rows, "FoF Adamic-Adar"), mean_r50(rows, "popularity"),
+            pair(rows, "ssmtl", "all"), pair(rows, "ssmtl", "0-2")))
+    return "\n".join(out) + "\n"
+
+
 def render_markdown(data, seeds):
-    out = []
+    out = ["Overview: test Recall@50, mean over seeds; paired differences: mean (t, seeds won)\n",
+           overview_markdown(data)]
     order = ["baseline", "cca", "mae", "ssmtl"] + HEURISTICS
     for name, s in data.items():
         sel, rows = s["selection"], s["rows"]
