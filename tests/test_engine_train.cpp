@@ -14,32 +14,14 @@
 #include "engine/eval_metrics.h"
 #include "engine/interrupt.h"
 #include "engine/trainer.h"
+#include "train_test_configs.h"
 
 using namespace ember;
 namespace fs = std::filesystem;
 
 namespace {
 
-TrainConfig small_config() {
-  TrainConfig c;
-  c.seed = 3;
-  c.data.synthetic.num_users = 600;
-  c.data.synthetic.num_communities = 12;
-  c.data.synthetic.feature_dim = 300;
-  c.model.hidden = 32;
-  c.model.embedding_dim = 32;
-  c.model.heads = 2;
-  c.sampler.batch_size = 64;
-  c.sampler.fanouts = {8, 4};
-  c.objectives.random_negatives = 64;
-  c.objectives.cca.head_hidden = 32;
-  c.objectives.cca.head_out = 32;
-  c.train.epochs = 4;
-  c.train.patience = 0;
-  c.train.progress = false;
-  c.optim.warmup_steps = 5;
-  return c;
-}
+TrainConfig small_config() { return ember_test::small_train_config(4); }
 
 fs::path temp_dir(const std::string& name) {
   fs::path p = fs::temp_directory_path() / ("ember_train_" + name + "_" + std::to_string(::getpid()));

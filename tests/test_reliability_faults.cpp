@@ -36,6 +36,7 @@
 #include "engine/hnsw_index.h"
 #include "engine/trainer.h"
 #include "test_data_util.h"
+#include "train_test_configs.h"
 
 namespace fs = std::filesystem;
 using namespace ember;
@@ -373,19 +374,10 @@ TEST_CASE("faults: driver subprocess tests", "[reliability][faults]") {
 // between the early stop and the final save, or on a finished run) used to
 // train further epochs, so the result differed from the uninterrupted run.
 TEST_CASE("faults: --resume of an early-stopped run does not train further", "[reliability][faults]") {
-  TrainConfig c;
-  c.seed = 3;
-  c.data.synthetic.num_users = 400;
-  c.data.synthetic.num_communities = 8;
-  c.data.synthetic.feature_dim = 200;
-  c.model.hidden = 16;
-  c.model.embedding_dim = 16;
-  c.model.heads = 2;
+  TrainConfig c = ember_test::tiny_train_config();
   c.sampler.batch_size = 64;
-  c.objectives.random_negatives = 32;
   c.train.epochs = 12;
   c.train.patience = 1;
-  c.train.progress = false;
   c.optim.lr = 0.05;  // noisy: stops early
   PreparedData d = prepare_data(c, "", false);
   ember_test::TempDir dir("earlystop");

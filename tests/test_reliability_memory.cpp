@@ -12,26 +12,13 @@
 #include "engine/synthetic.h"
 #include "engine/trainer.h"
 #include "test_data_util.h"
+#include "train_test_configs.h"
 
 using namespace ember;
 
 namespace {
 
-TrainConfig tiny_config() {
-  TrainConfig c;
-  c.seed = 3;
-  c.data.synthetic.num_users = 400;
-  c.data.synthetic.num_communities = 8;
-  c.data.synthetic.feature_dim = 200;
-  c.model.hidden = 16;
-  c.model.embedding_dim = 16;
-  c.model.heads = 2;
-  c.sampler.batch_size = 32;
-  c.objectives.random_negatives = 32;
-  c.train.epochs = 1;
-  c.train.progress = false;
-  return c;
-}
+TrainConfig tiny_config() { return ember_test::tiny_train_config(); }
 
 struct EnvVar {
   std::string name;
