@@ -20,7 +20,12 @@ struct RunDir {
   std::string embeddings() const { return path + "/embeddings.npy"; }
   std::string node_ids() const { return path + "/node_ids.txt"; }
   std::string index() const { return path + "/index.hnsw"; }
-  std::string eval() const { return path + "/eval.json"; }
+  std::string eval() const { return path + "/eval.json"; }  // test split
+  std::string eval(const std::string& split) const { return split == "test" ? eval() : path + "/eval_" + split + ".json"; }
+  // Heuristic baselines scored by ember_evaluate --baselines on this run's split.
+  std::string baselines(const std::string& split) const {
+    return path + (split == "test" ? "/baselines.json" : "/baselines_" + split + ".json");
+  }
   std::string metrics() const { return path + "/metrics.jsonl"; }
   TrainConfig load_config() const { return TrainConfig::from_file(config()); }
 };

@@ -2,8 +2,10 @@
 // the held-out friendships (Recall/HitRate@K, MRR, overall and by training
 // degree), optionally next to the heuristic baselines.
 //   ember_evaluate --run runs/ssmtl [--run runs/baseline ...] [--split test|val] [--baselines]
-// Prints the tables and writes eval.json into each run directory. All runs
-// must share the graph and split (same data config and seed).
+// Prints the tables and writes eval.json (test) or eval_val.json (val) into
+// each run directory, and with --baselines the heuristics' tables into the
+// first run's baselines.json / baselines_val.json. All runs must share the
+// graph and split (same data config and seed).
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -40,8 +42,13 @@ int main(int argc, char** argv) {
     for (const std::string& path : runs) {
       RunDir run{path};
       TrainConfig cfg = run.load_config();
-      EMBER_CHECK(cfg.seed == cfg0.seed && cfg.data.graph == cfg0.data.graph,
-                  path << " was trained on a different graph or split than " << runs[0]);
+      // Same seed and the whole data section (graph, features, fractions,
+      // cold-start share, synthetic parameters) = the same split.
+      const auto data_of = [](const TrainConfig& c) { return nlohmann::json::parse(c.to_json_text())["data"]; };
+      EMBER_CHECK(cfg.seed == cfg0.seed && data_of(cfg) == data_of(cfg0),
+                  path << " was trained on a different graph or split than " << runs[0] << " (seed " << cfg.seed
+                       << " vs " << cfg0.seed << "; data " << data_of(cfg).dump() << " vs " << data_of(cfg0).dump()
+                       << ")");
       Tensor emb = load_npy(run.embeddings());
       EMBER_CHECK(emb.size(0) == data.full.num_nodes(),
                   run.embeddings() << " has " << emb.size(0) << " rows, the graph has " << data.full.num_nodes());
@@ -52,7 +59,7 @@ int main(int argc, char** argv) {
       nlohmann::json j = rep.to_json();
       j["split"] = split;
       const std::string text = j.dump(2) + "\n";
-      write_file_atomic(run.eval(), text.data(), text.size());
+      write_file_atomic(run.eval(split), text.data(), text.size());
       reports.push_back(std::move(rep));
     }
     if (baselines) {
@@ -64,6 +71,11 @@ int main(int argc, char** argv) {
                                           "FoF Adamic-Adar", mc));
       reports.push_back(evaluate_rankings(popularity_rankings(train, queries, k), train, truth, "popularity", mc));
       reports.push_back(evaluate_rankings(random_rankings(train, queries, k, cfg0.seed), train, truth, "random", mc));
+      nlohmann::json j = nlohmann::json::object();
+      for (size_t i = reports.size() - 4; i < reports.size(); ++i) j[reports[i].method] = reports[i].to_json();
+      j["split"] = split;
+      const std::string text = j.dump(2) + "\n";
+      write_file_atomic(RunDir{runs[0]}.baselines(split), text.data(), text.size());
     }
     for (const EvalReport& r : reports) std::printf("\n%s\n%s", r.method.c_str(), r.table().c_str());
     // Summary: Recall@50 by training-degree bucket.

@@ -23,6 +23,17 @@ test "$(grep -cE '^ +[0-9]+ +[0-9]+ +-?[0-9.]+' "$tmp/query.log")" -eq 5
 "$bin/ember_evaluate" --run "$tmp/run" --baselines | tee "$tmp/eval.log"
 grep -q "FoF Adamic-Adar" "$tmp/eval.log"
 test -s "$tmp/run/eval.json"
+python3 -c "import json,sys; j=json.load(open(sys.argv[1])); assert j['split']=='test' and 'FoF Adamic-Adar' in j and 'random' in j, j.keys()" "$tmp/run/baselines.json"
+# A validation evaluation goes to eval_val.json and leaves the test result alone.
+cp "$tmp/run/eval.json" "$tmp/eval_test.json"
+"$bin/ember_evaluate" --run "$tmp/run" --split val >/dev/null
+cmp "$tmp/run/eval.json" "$tmp/eval_test.json"
+grep -q '"split": "val"' "$tmp/run/eval_val.json"
+# Runs on another split of the same graph are refused.
+cp -r "$tmp/run" "$tmp/run2"
+python3 -c "import json,sys; p=sys.argv[1]; c=json.load(open(p)); c['data']['test_fraction']=0.2; json.dump(c,open(p,'w'))" "$tmp/run2/config.json"
+if "$bin/ember_evaluate" --run "$tmp/run" --run "$tmp/run2" 2>"$tmp/err3.log"; then exit 1; fi
+grep -q "different graph or split" "$tmp/err3.log"
 # Errors: non-zero exit with a message, never a crash.
 if "$bin/ember_query" --run "$tmp/run" --user 999999 2>"$tmp/err.log"; then exit 1; fi
 grep -q "not a user of this graph" "$tmp/err.log"
