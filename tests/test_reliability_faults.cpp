@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +52,12 @@ struct ChildOptions {
   bool drop_privileges = false;    // run as nobody (65534) so that directory permissions apply to root too
   std::vector<std::string> env;    // extra NAME=value entries
   int timeout_s = 300;
+  // SIGKILL kill_delay_ms after the file kill_after_writes_of has been
+  // (re)written kill_after_writes times by this child (atomic writes replace
+  // the file: a new inode each time). -1: never.
+  std::string kill_after_writes_of;
+  int kill_after_writes = -1;
+  int kill_delay_ms = 0;
 };
 
 struct ChildResult {
@@ -90,11 +97,26 @@ ChildResult run_child(const std::vector<std::string>& args, const ChildOptions& 
   ChildResult r;
   int st = 0;
   bool sent_kill = false;
+  auto inode_of = [](const std::string& f) -> ino_t {
+    struct stat sb {};
+    return ::stat(f.c_str(), &sb) == 0 ? sb.st_ino : 0;
+  };
+  const bool by_writes = o.kill_after_writes > 0 && !o.kill_after_writes_of.empty();
+  ino_t last_inode = by_writes ? inode_of(o.kill_after_writes_of) : 0;
+  int writes = 0;
+  double kill_at_ms = o.kill_after_ms;
   for (;;) {
     pid_t w = ::waitpid(pid, &st, WNOHANG);
     if (w == pid) break;
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-    if (!sent_kill && o.kill_after_ms >= 0 && ms >= o.kill_after_ms) {
+    if (by_writes && writes < o.kill_after_writes) {
+      const ino_t ino = inode_of(o.kill_after_writes_of);
+      if (ino != 0 && ino != last_inode) {
+        last_inode = ino;
+        if (++writes == o.kill_after_writes) kill_at_ms = ms + o.kill_delay_ms;
+      }
+    }
+    if (!sent_kill && kill_at_ms >= 0 && ms >= kill_at_ms) {
       ::kill(pid, SIGKILL);
       sent_kill = true;
     }
@@ -167,22 +189,43 @@ TEST_CASE("faults: SIGKILL at random points during training, then --resume, equa
   REQUIRE(base.exited);
   REQUIRE(base.status == 0);
   const double T = base.seconds;
+  // "trained N steps in X s": the training part of T (the rest is start-up:
+  // process, graph, split, memory check).
+  int total_steps = 0;
+  double train_s = 0.0;
+  {
+    const size_t p = base.output.find("trained ");
+    REQUIRE(p != std::string::npos);
+    REQUIRE(std::sscanf(base.output.c_str() + p, "trained %d steps in %lf s", &total_steps, &train_s) == 2);
+    REQUIRE(total_steps > 0);
+  }
 
+  // Kills are placed by progress, not by wall time (a loaded machine would
+  // otherwise let a resumed run finish before its kill): each killed run is
+  // let through 1-3 checkpoint writes (one every 2 steps), then killed after
+  // a random delay of up to two steps' time, so kills land anywhere in a step,
+  // in a checkpoint write or between them.
+  const double step_ms = 1000.0 * train_s / total_steps;
   std::mt19937 rng(20240601);
-  std::uniform_real_distribution<double> at(0.05, 0.45);
+  std::uniform_int_distribution<int> writes_before_kill(1, 3);
+  std::uniform_real_distribution<double> delay(0.0, 2.0);
   int kills = 0, attempts = 0, resumed = 0, checkpoints_seen = 0;
   std::vector<std::string> history;
   for (;;) {
     REQUIRE(attempts < 12);
     const bool resume = file_exists(run + "/checkpoint.bin");
     ChildOptions o;
-    if (kills < 5) o.kill_after_ms = static_cast<int>(at(rng) * T * 1000.0);
+    if (kills < 5) {
+      o.kill_after_writes_of = run + "/checkpoint.bin";
+      o.kill_after_writes = writes_before_kill(rng);
+      o.kill_delay_ms = static_cast<int>(delay(rng) * step_ms);
+    }
     ChildResult r = run_child(train_args(cfg, run, resume), o, log);
     ++attempts;
     resumed += resume ? 1 : 0;
     char line[160];
-    std::snprintf(line, sizeof line, "attempt %d: %s, kill at %d ms -> %s", attempts, resume ? "--resume" : "fresh",
-                  o.kill_after_ms, r.killed ? "killed" : (r.exited ? ("exit " + std::to_string(r.status)).c_str() : "?"));
+    std::snprintf(line, sizeof line, "attempt %d: %s, kill %d ms after checkpoint write %d -> %s", attempts,
+                  resume ? "--resume" : "fresh", o.kill_delay_ms, o.kill_after_writes, r.killed ? "killed" : (r.exited ? ("exit " + std::to_string(r.status)).c_str() : "?"));
     history.push_back(line);
     if (r.killed) {
       ++kills;
@@ -203,8 +246,10 @@ TEST_CASE("faults: SIGKILL at random points during training, then --resume, equa
   for (const auto& h : history) hist += h + "\n";
   INFO("uninterrupted run " << T << " s\n" << hist);
   WARN("kill/resume: " << kills << " kills, " << resumed << " resumes, " << checkpoints_seen
-                       << " checkpoints checked after a kill (reference " << T << " s)\n" << hist);
+                       << " checkpoints checked after a kill (reference " << T << " s, " << total_steps
+                       << " steps)\n" << hist);
   CHECK(kills >= 3);
+  CHECK(resumed >= 2);
   for (const char* f : {"checkpoint.bin", "embeddings.npy", "node_ids.txt", "split/train.tsv", "split/test.tsv"}) {
     INFO(f);
     CHECK(file_exists(run + "/" + f));
