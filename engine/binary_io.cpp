@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
 
 namespace ember {
+namespace fs = std::filesystem;
 
 // ---- checksum64: the XXH64 algorithm ------------------------------------------------
 namespace {
@@ -148,6 +151,29 @@ int open_temp(const std::string& tmp) {
   return fd;
 }
 }  // namespace
+
+int remove_stale_temp_files(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  int removed = 0;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string name = e.path().filename().string();
+    const size_t at = name.rfind(".tmp.");
+    if (at == std::string::npos) continue;
+    // "<pid>.<seq>", both decimal.
+    const std::string rest = name.substr(at + 5);
+    const size_t dot = rest.find('.');
+    if (dot == 0 || dot == std::string::npos || dot + 1 == rest.size() || dot > 9) continue;
+    const std::string pid_s = rest.substr(0, dot), seq_s = rest.substr(dot + 1);
+    const auto digits = [](const std::string& t) { return t.find_first_not_of("0123456789") == std::string::npos; };
+    if (!digits(pid_s) || !digits(seq_s) || seq_s.size() > 19) continue;
+    const long pid = std::stol(pid_s);
+    if (pid <= 0 || pid == static_cast<long>(::getpid())) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    if (fs::remove(e.path(), ec)) ++removed;
+  }
+  return removed;
+}
 
 void write_file_atomic(const std::string& path, const void* data, size_t bytes) {
   std::string tmp = temp_path_for(path);

@@ -48,6 +48,11 @@ class Checksum64 {
 // Writes bytes to `path` atomically: a reader sees the old file or the complete
 // new one, never a partial file. Throws ember::Error naming the path.
 void write_file_atomic(const std::string& path, const void* data, size_t bytes);
+// Removes the temporary files `<name>.tmp.<pid>.<seq>` in dir (not its
+// subfolders) whose writer process no longer exists: what a SIGKILL during
+// an atomic write leaves behind. Files of live processes (this one included)
+// are kept. Returns how many were removed; a missing dir gives 0.
+int remove_stale_temp_files(const std::string& dir);
 inline void write_file_atomic(const std::string& path, const std::vector<uint8_t>& bytes) {
   write_file_atomic(path, bytes.data(), bytes.size());
 }

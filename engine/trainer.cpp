@@ -370,6 +370,11 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
   const auto t0 = std::chrono::steady_clock::now();
   const std::string ckpt = out_dir_.empty() ? "" : out_dir_ + "/checkpoint.bin";
   const std::string metrics = out_dir_.empty() ? "" : out_dir_ + "/metrics.jsonl";
+  if (!out_dir_.empty()) {
+    // Temporary files of atomic writes interrupted by a kill of an earlier run.
+    const int stale = remove_stale_temp_files(out_dir_) + remove_stale_temp_files(out_dir_ + "/split");
+    if (stale > 0) std::printf("removed %d temporary file(s) left by an interrupted run in %s\n", stale, out_dir_.c_str());
+  }
   if (resume) {
     EMBER_CHECK(!ckpt.empty() && file_exists(ckpt), "--resume: no checkpoint at " << ckpt);
     load_state(ckpt);

@@ -117,3 +117,29 @@ TEST_CASE("checkpoint: round trip, corruption and mismatch refused", "[engine][c
   REQUIRE_THROWS_AS(load_checkpoint(path), Error);
   fs::remove_all(dir);
 }
+
+TEST_CASE("remove_stale_temp_files removes only temporary files of dead writers", "[data][io]") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("ember_stale_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "sub");
+  auto touch = [](const fs::path& p) { std::ofstream(p) << "x"; };
+  // A pid that cannot exist (above the kernel's pid_max, 2^22).
+  const std::string dead = "99999999";
+  touch(dir / ("checkpoint.bin.tmp." + dead + ".0"));
+  touch(dir / ("embeddings.npy.tmp." + dead + ".12"));
+  touch(dir / ("mine.tmp." + std::to_string(::getpid()) + ".3"));  // this (live) process
+  touch(dir / "parent.tmp.1.0");                                    // pid 1 is alive
+  touch(dir / "notes.tmp.txt");                                     // not a temporary-file name
+  touch(dir / "checkpoint.bin");
+  touch(dir / "sub" / ("x.tmp." + dead + ".0"));                    // subfolders are not searched
+  REQUIRE(ember::remove_stale_temp_files(dir.string()) == 2);
+  REQUIRE_FALSE(fs::exists(dir / ("checkpoint.bin.tmp." + dead + ".0")));
+  REQUIRE(fs::exists(dir / ("mine.tmp." + std::to_string(::getpid()) + ".3")));
+  REQUIRE(fs::exists(dir / "parent.tmp.1.0"));
+  REQUIRE(fs::exists(dir / "notes.tmp.txt"));
+  REQUIRE(fs::exists(dir / "checkpoint.bin"));
+  REQUIRE(fs::exists(dir / "sub" / ("x.tmp." + dead + ".0")));
+  REQUIRE(ember::remove_stale_temp_files((dir / "missing").string()) == 0);
+  fs::remove_all(dir);
+}
