@@ -1,5 +1,7 @@
 #include "engine/batch.h"
 
+#include <cmath>
+
 #include <algorithm>
 #include <unordered_map>
 
@@ -29,6 +31,24 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
   EMBER_CHECK(!users_.empty(), "training: no user has a training edge");
   for (int32_t u : users_)
     EMBER_CHECK(u >= 0 && u < g_.num_nodes() && g_.degree(u) > 0, "training: user " << u << " has no training edge");
+  if (cfg_.objectives.logq_correction) {
+    // Expected appearances of user v among a batch's candidates: B in-batch
+    // positives (a uniform query's uniform training friend:
+    // p_pos(v) = (1/|U|) sum_{u in N(v) and U} 1/deg(u)) plus R uniform random users.
+    const int64_t n = g_.num_nodes();
+    std::vector<double> p_pos(static_cast<size_t>(n), 0.0);
+    for (int32_t u : users_) {
+      const double w = 1.0 / (static_cast<double>(users_.size()) * static_cast<double>(g_.degree(u)));
+      for (int32_t v : g_.neighbors_of(u)) p_pos[v] += w;
+    }
+    const double B = static_cast<double>(std::min<int64_t>(cfg_.sampler.batch_size, users_.size()));
+    const double R = static_cast<double>(cfg_.objectives.random_negatives);
+    log_q_.resize(static_cast<size_t>(n));
+    for (int64_t v = 0; v < n; ++v) {
+      const double q = B * p_pos[v] + R / static_cast<double>(n);
+      log_q_[v] = q > 0.0 ? static_cast<float>(std::log(q)) : 0.0f;  // q = 0: never a candidate
+    }
+  }
 }
 
 int64_t BatchBuilder::batches_per_epoch() const {
@@ -77,6 +97,10 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
   for (int32_t b = 0; b < B; ++b) tb.candidates.push_back(seed_of(pos_global[b]));
   for (int64_t r = 0; r < R; ++r) tb.candidates.push_back(seed_of(neg_global[r]));
   const int64_t C = static_cast<int64_t>(tb.candidates.size());
+  if (!log_q_.empty()) {
+    tb.log_q.resize(static_cast<size_t>(C));
+    for (int64_t j = 0; j < C; ++j) tb.log_q[j] = log_q_[seeds[tb.candidates[j]]];
+  }
   tb.positives.resize(B);
   tb.mask.assign(static_cast<size_t>(B) * C, 1);
   for (int32_t b = 0; b < B; ++b) {

@@ -37,6 +37,8 @@ struct TrainBatch {
   std::vector<int64_t> candidates;   // [C] local ids: C = B in-batch positives + R random users
   std::vector<int64_t> positives;    // [B]: candidate index of each query's positive (= b)
   std::vector<int32_t> mask;         // [B, C]: 0 = excluded (the query itself, accidental hits)
+  std::vector<float> log_q;          // [C] log expected appearances of each candidate in a batch
+                                     // (objectives.logq_correction; empty when off)
 };
 
 class BatchBuilder {
@@ -51,6 +53,7 @@ class BatchBuilder {
   const Graph& g_;
   TrainConfig cfg_;
   std::vector<int32_t> users_;
+  std::vector<float> log_q_;  // per user, when objectives.logq_correction
 };
 
 }  // namespace ember

@@ -199,6 +199,8 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     RetrievalOptions ro;
     ro.temperature = ob.temperature;
     ro.mask = &mask;
+    if (!b.log_q.empty())  // sampled-softmax correction for popular in-batch candidates
+      ro.log_q = Tensor::from_vector(b.log_q, {static_cast<int64_t>(b.log_q.size())}, device_);
     terms.push_back({kRetrieval, ob.alpha, retrieval_softmax_ce(q, c, pos, ro)});
   }
   if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3

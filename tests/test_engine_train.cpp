@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "engine/batch.h"
 #include "engine/eval_baselines.h"
 #include "engine/eval_metrics.h"
 #include "engine/interrupt.h"
@@ -188,4 +189,43 @@ TEST_CASE("training: gradient diagnostics are logged and do not change training"
   REQUIRE_FALSE(read_metrics(a)[0].contains("encoder_grad_norm"));
   fs::remove_all(a);
   fs::remove_all(b);
+}
+
+TEST_CASE("training: logQ correction gives each candidate its expected appearances and changes training",
+          "[engine][train]") {
+  TrainConfig c = small_config();
+  c.train.epochs = 1;
+  c.objectives.logq_correction = true;
+  PreparedData d = prepare_data(c, "", false);
+  const Graph& g = d.split.train;
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < g.num_nodes(); ++u)
+    if (g.degree(u) > 0) users.push_back(static_cast<int32_t>(u));
+  BatchBuilder bb(g, c, users);
+  const TrainBatch b = bb.build(0, 1);
+  REQUIRE(b.log_q.size() == b.candidates.size());
+  // Independent recomputation for a few candidates, in float64.
+  const double B = static_cast<double>(c.sampler.batch_size), R = static_cast<double>(c.objectives.random_negatives);
+  for (size_t j : {size_t(0), size_t(5), b.candidates.size() - 1}) {
+    const int64_t v = b.global_ids[b.candidates[j]];
+    double p = 0.0;
+    for (int32_t u : g.neighbors_of(v)) p += 1.0 / (static_cast<double>(users.size()) * g.degree(u));
+    REQUIRE(b.log_q[j] == Approx(std::log(B * p + R / g.num_nodes())).epsilon(1e-5));
+  }
+  // Without the correction the batch carries no log q; with it training differs.
+  TrainConfig off = c;
+  off.objectives.logq_correction = false;
+  REQUIRE(BatchBuilder(g, off, users).build(0, 1).log_q.empty());
+  Tensor a, e;
+  {
+    Trainer t(off, g, d.val, "");
+    t.fit();
+    a = t.embed_all();
+  }
+  {
+    Trainer t(c, g, d.val, "");
+    t.fit();
+    e = t.embed_all();
+  }
+  REQUIRE(a.to_vector<float>() != e.to_vector<float>());
 }
