@@ -2,7 +2,8 @@
 //   config.json     resolved config        metrics.jsonl  one line per epoch
 //   checkpoint.bin  model + optimizer      embeddings.npy float32 [N, d]
 //   node_ids.txt    original id per row    split/         train/val/test.tsv
-//   index.hnsw      HNSW index             eval.json      metrics
+//   index.hnsw      HNSW index             eval.json      test metrics
+//   eval_val.json   validation metrics     baselines.json heuristics (ember_evaluate --baselines)
 #pragma once
 #include <string>
 #include <vector>
