@@ -252,11 +252,8 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   StepLosses out;
   optim_->zero_grad();
   Variable l_ret, l_cca, l_mae;
-  std::vector<std::pair<double, Variable>> terms;
-  for (LossTerm& t : loss_terms(b, global_step, kRetrieval | kCca | kMae)) {
-    (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
-    terms.emplace_back(t.weight, t.value);
-  }
+  const std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae);
+  for (const LossTerm& t : terms) (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
   auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
   out.retrieval = value(l_ret);
   out.cca = value(l_cca);
@@ -271,8 +268,8 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
     }
   }
   Variable total;
-  for (auto& [w, t] : terms) {
-    Variable s = scale(t, w);
+  for (const LossTerm& t : terms) {
+    Variable s = scale(t.value, t.weight);
     total = total.defined() ? add(total, s) : s;
   }
   out.total = value(total);

@@ -39,16 +39,17 @@ int main(int argc, char** argv) {
     std::printf("evaluating on %zu %s users of %s (%lld users)\n", queries.size(), split.c_str(), data.name.c_str(),
                 (long long)data.full.num_nodes());
     std::vector<EvalReport> reports;
+    // Same seed and the whole data section (graph, features, fractions,
+    // cold-start share, synthetic parameters) = the same split.
+    const auto data_of = [](const TrainConfig& c) { return nlohmann::json::parse(c.to_json_text())["data"]; };
+    const nlohmann::json data0 = data_of(cfg0);
     for (const std::string& path : runs) {
       RunDir run{path};
       TrainConfig cfg = run.load_config();
-      // Same seed and the whole data section (graph, features, fractions,
-      // cold-start share, synthetic parameters) = the same split.
-      const auto data_of = [](const TrainConfig& c) { return nlohmann::json::parse(c.to_json_text())["data"]; };
-      EMBER_CHECK(cfg.seed == cfg0.seed && data_of(cfg) == data_of(cfg0),
+      const nlohmann::json run_data = data_of(cfg);
+      EMBER_CHECK(cfg.seed == cfg0.seed && run_data == data0,
                   path << " was trained on a different graph or split than " << runs[0] << " (seed " << cfg.seed
-                       << " vs " << cfg0.seed << "; data " << data_of(cfg).dump() << " vs " << data_of(cfg0).dump()
-                       << ")");
+                       << " vs " << cfg0.seed << "; data " << run_data.dump() << " vs " << data0.dump() << ")");
       Tensor emb = load_npy(run.embeddings());
       EMBER_CHECK(emb.size(0) == data.full.num_nodes(),
                   run.embeddings() << " has " << emb.size(0) << " rows, the graph has " << data.full.num_nodes());
