@@ -2,8 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/optim.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 
@@ -53,9 +52,8 @@ void Sgd::step() {
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].has_grad()) continue;
-    Tensor g = params_[i].grad().contiguous();
-    EMBER_DISPATCH(g.device(), sgd_update, params_[i].mutable_value(), g, buf_[i], lr_, opt_.momentum,
-                   opt_.weight_decay);
+    tensor::sgd_update_(params_[i].mutable_value(), params_[i].grad(), buf_[i], lr_, opt_.momentum,
+                        opt_.weight_decay);
   }
 }
 
@@ -83,9 +81,8 @@ void Adam::step() {
   ++step_;
   for (size_t i = 0; i < params_.size(); ++i) {
     if (!params_[i].has_grad()) continue;
-    Tensor g = params_[i].grad().contiguous();
-    EMBER_DISPATCH(g.device(), adam_update, params_[i].mutable_value(), g, m_[i], v_[i], lr_,
-                   opt_.beta1, opt_.beta2, opt_.eps, opt_.weight_decay, opt_.decoupled, step_);
+    tensor::adam_update_(params_[i].mutable_value(), params_[i].grad(), m_[i], v_[i], lr_, opt_.beta1, opt_.beta2,
+                         opt_.eps, opt_.weight_decay, opt_.decoupled, step_);
   }
 }
 

@@ -1,4 +1,4 @@
-// Exact top-K (blocked GEMM + heap) vs HNSW on n users x d dims:
+// Exact top-K (GEMM tiles + sorted top-k merge, ops/topk.h) vs HNSW on n users x d dims:
 // queries/s, HNSW build time, recall@K of HNSW against exact.
 //   bench_data_topk --users 100000 --dim 64 --queries 5000 --k 100
 #include <CLI/CLI.hpp>
@@ -52,7 +52,7 @@ int main(int argc, char** argv) {
   tk.k = k;
   Rankings exact;
   Timing te = time_reps(reps, [&] { exact = exact_topk(x.data(), n, d, queries, nullptr, tk); });
-  print_timing("exact top-K (CPU, blocked GEMM + heaps)", te, static_cast<double>(nq), "queries/s");
+  print_timing("exact top-K (CPU, GEMM tiles + top-k merge)", te, static_cast<double>(nq), "queries/s");
 
   HnswIndex index;
   hc.ef = efs.front();

@@ -31,7 +31,7 @@
 #include "core/error.h"
 #include "ops/gat.h"
 #include "ops/reduce.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 // after the ember headers: bench_util.h uses ember::Error without including it
 #include "bench_util.h"
 

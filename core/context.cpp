@@ -5,11 +5,6 @@
 
 namespace ember {
 
-// Ops implemented with CUDA libraries create the cuBLAS handle through this
-// hook (defined in kernels/cublas_handle.cu for CUDA builds).
-void* create_cublas_handle();
-void destroy_cublas_handle(void* h);
-
 namespace {
 class CudaAllocator final : public Allocator {
  public:
@@ -30,9 +25,7 @@ Context::Context()
     : cpu_(new HostAllocator(Device::CPU)), emu_(new HostAllocator(Device::EMU)) {}
 
 Context::~Context() {
-#if defined(EMBER_WITH_CUDA)
-  if (cublas_) destroy_cublas_handle(cublas_);
-#endif
+  for (auto it = handles_.rbegin(); it != handles_.rend(); ++it) it->destroy(it->handle);
 }
 
 bool Context::cuda_available() {
@@ -69,15 +62,13 @@ Allocator& Context::allocator(Device d) {
   EMBER_FAIL("unknown device");
 }
 
-void* Context::cublas_handle() {
-  EMBER_CHECK(cuda_available(), "cuBLAS requested but no GPU is usable: " << cuda_reason_);
-#if defined(EMBER_WITH_CUDA)
+void* Context::library_handle(const char* name, HandleCreate create, HandleDestroy destroy) {
   std::lock_guard<std::mutex> lock(mu_);
-  if (!cublas_) cublas_ = create_cublas_handle();
-  return cublas_;
-#else
-  return nullptr;
-#endif
+  for (const LibraryHandle& h : handles_)
+    if (h.name == name) return h.handle;
+  void* h = create();  // throws naming the library on failure; nothing is kept then
+  handles_.push_back(LibraryHandle{name, h, destroy});
+  return h;
 }
 
 }  // namespace ember

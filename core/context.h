@@ -1,14 +1,18 @@
 // The explicit context object: the only process-wide mutable state of ember.
 //
 // It owns one Allocator per device (and with them the memory counters) and
-// the lazily created cuBLAS handle. Everything else (RNG state, parameters,
-// graphs, optimizer state) is owned by the objects the caller creates.
-// Thread safety: allocators are internally locked; the cuBLAS handle is
-// created once under a lock and used on the default stream.
+// the lazily created handles of device libraries (e.g. cuBLAS). The core
+// does not know those libraries: the layer that uses one registers how to
+// create and destroy its handle (kernels/cublas_handle.h), and the Context
+// only keeps it for the life of the process. Everything else (RNG state,
+// parameters, graphs, optimizer state) is owned by the objects the caller
+// creates. Thread safety: allocators are internally locked; a library handle
+// is created once under a lock and used on the default stream.
 #pragma once
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "core/allocator.h"
 #include "core/dtype.h"
@@ -30,8 +34,12 @@ class Context {
   // True when the emulated CUDA backend (Device::EMU) is compiled in.
   bool emu_available() const;
 
-  // cublasHandle_t, created on first use (CUDA builds with a GPU only).
-  void* cublas_handle();
+  // A library handle (e.g. cublasHandle_t) named `name`, created by
+  // create() on first use and destroyed by destroy() when the process ends.
+  // Later calls with the same name return the same handle.
+  using HandleCreate = void* (*)();
+  using HandleDestroy = void (*)(void*);
+  void* library_handle(const char* name, HandleCreate create, HandleDestroy destroy);
 
  private:
   Context();
@@ -43,7 +51,12 @@ class Context {
   std::unique_ptr<Allocator> cpu_, emu_, cuda_;
   int cuda_state_ = -1;  // -1 unknown, 0 unavailable, 1 available
   std::string cuda_reason_;
-  void* cublas_ = nullptr;
+  struct LibraryHandle {
+    std::string name;
+    void* handle;
+    HandleDestroy destroy;
+  };
+  std::vector<LibraryHandle> handles_;
 };
 
 }  // namespace ember

@@ -1,10 +1,9 @@
 // Exact top-K retrieval by inner product, with per-query exclusions (the user
-// and its training friends). CPU: blocked GEMM (Eigen) over tiles of queries x
-// items, a bounded heap per query, OpenMP over query blocks; memory
-// O(N*d + threads * (B*T + B*K)). The GPU path (kernels/topk.h) computes the
-// same lists.
+// and its training friends), on any device: blocks of B queries go through
+// ops/topk.h (GEMM tiles of T items merged into running top-k lists; the one
+// top-K implementation, CPU reference and kernels alike); memory
+// O(N*d + B*T + B*K).
 #pragma once
-#include <cmath>
 #include <cstdint>
 #include <vector>
 
@@ -30,7 +29,7 @@ struct TopKConfig {
   int64_t query_block = 128;   // B: queries per GEMM tile
   int64_t item_block = 1024;   // T: items per GEMM tile (B x T floats stay in L2)
   bool normalize = true;       // L2-normalise rows first (cosine); zero rows stay zero
-  Device device = Device::CPU; // CUDA / EMU: kernels/topk.h (GEMM tile + selection kernel)
+  Device device = Device::CPU; // where the tiles are scored and merged (cpu, cuda, emu)
 };
 
 // Order used everywhere: higher score first, ties -> smaller id first.
@@ -42,35 +41,7 @@ inline bool topk_better(float s1, int32_t i1, float s2, int32_t i2) { return s1 
 Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
                     const TopKConfig& cfg = {});
 
-// The same on Device::CUDA / Device::EMU (engine/eval_topk_device.cpp): items
-// already normalised, GEMM tile on the device + the top-k selection kernel.
-Rankings exact_topk_device(const float* items, int64_t n, int64_t d, const std::vector<int32_t>& queries,
-                           const Graph* exclude, const TopKConfig& cfg);
-
 // Copy of emb with every row scaled to unit L2 norm (zero rows unchanged).
 std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d);
-
-// Bounded top-k accumulator (min-heap on the worst kept element).
-class TopKHeap {
- public:
-  explicit TopKHeap(int32_t k = 0) { reset(k); }
-  void reset(int32_t k) { k_ = k; size_ = 0; s_.resize(static_cast<size_t>(k)); id_.resize(static_cast<size_t>(k)); }
-  // True when (score, id) would enter the heap.
-  bool admits(float score, int32_t id) const {
-    return size_ < k_ ? true : topk_better(score, id, s_[0], id_[0]);
-  }
-  // Score a candidate must reach to have a chance (-inf until k are kept).
-  float threshold() const { return size_ < k_ ? -INFINITY : s_[0]; }
-  void push(float score, int32_t id);
-  // Writes the kept items best-first into ids/scores (k slots, -1 padded) and empties the heap.
-  void drain_sorted(int32_t* ids, float* scores);
-  int32_t size() const { return size_; }
-
- private:
-  void sift_down(int32_t i);
-  int32_t k_ = 0, size_ = 0;
-  std::vector<float> s_;
-  std::vector<int32_t> id_;
-};
 
 }  // namespace ember

@@ -376,7 +376,7 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   // then exact top-K on the host (normalised copy + tiles).
   const double infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train + n) + 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)) +
                        2.0 * 4.0 * n * widest;
-  const double topk_host = 2.0 * 4.0 * n * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;  // + score tiles, heaps
+  const double topk_host = 2.0 * 4.0 * n * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;  // + score tiles, top-k lists
   // The process itself: code, libraries (the CUDA ones are large), thread stacks, allocator slack.
   e.add("runtime", uint64_t(96) << 20);
   const double device_phase = std::max(step, infer);

@@ -6,7 +6,7 @@
 #include "ops/gat.h"
 #include "ops/indexing.h"
 #include "ops/linear.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

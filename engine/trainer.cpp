@@ -26,7 +26,7 @@
 #include "ops/indexing.h"
 #include "ops/objectives.h"
 #include "ops/rows.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

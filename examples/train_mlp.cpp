@@ -11,7 +11,7 @@
 #include "ops/linear.h"
 #include "ops/reduce.h"
 #include "ops/rows.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 using namespace ember;
 

@@ -20,7 +20,7 @@
 #if EMBER_REAL_CUDA
 #include <cublas_v2.h>
 
-#include "core/context.h"
+#include "kernels/cublas_handle.h"
 #endif
 
 namespace ember {
@@ -207,7 +207,7 @@ void cca_gram(const Tensor& zt, Tensor& c) {
 #if EMBER_REAL_CUDA
   // Row-major zt [n, k] is column-major A = zt^T [k, n]; C = A A^T (k x k).
   // Column-major lower triangle = row-major upper triangle; mirror it down.
-  auto handle = static_cast<cublasHandle_t>(Context::get().cublas_handle());
+  auto handle = static_cast<cublasHandle_t>(::ember::cuda::cublas_handle());
   cublasStatus_t st;
   if (zt.dtype() == DType::F32) {
     const float one = 1.0f, zero = 0.0f;

@@ -7,7 +7,7 @@
 #if EMBER_REAL_CUDA
 #include <cublas_v2.h>
 
-#include "core/context.h"
+#include "kernels/cublas_handle.h"
 #endif
 
 namespace ember {
@@ -19,7 +19,7 @@ void matmul(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, double
   const int m = static_cast<int>(c.size(0)), n = static_cast<int>(c.size(1));
   const int k = static_cast<int>(trans_a ? a.size(0) : a.size(1));
   if (m == 0 || n == 0) return;
-  auto handle = static_cast<cublasHandle_t>(Context::get().cublas_handle());
+  auto handle = static_cast<cublasHandle_t>(::ember::cuda::cublas_handle());
   const cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
   const cublasOperation_t opb = trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
   const int lda = static_cast<int>(a.size(1)), ldb = static_cast<int>(b.size(1)), ldc = n;

@@ -52,25 +52,45 @@ void topk_merge_rows(const Tensor& scores, int64_t id_offset, const Tensor& excl
   float* bs = best_scores.data<float>();
   int32_t* bi = best_ids.data<int32_t>();
   auto better = [](float s1, int32_t i1, float s2, int32_t i2) { return s1 > s2 || (s1 == s2 && i1 < i2); };
+  // Each row's list is kept sorted best first (valid entries, then (-inf, -1)
+  // padding). A candidate is compared with the worst kept entry first (most
+  // scores fail there once the list is full), then checked against the
+  // exclusions and inserted by shifting the worse entries down: O(T + hits * k)
+  // per row instead of sorting all T candidates.
 #pragma omp parallel for schedule(dynamic, 4) if (B * T > (1 << 16))
   for (int64_t r = 0; r < B; ++r) {
-    std::vector<std::pair<float, int32_t>> c;
-    for (int64_t j = 0; j < k; ++j)
-      if (bi[r * k + j] >= 0) c.emplace_back(bs[r * k + j], bi[r * k + j]);
+    float* rs = bs + r * k;
+    int32_t* ri = bi + r * k;
+    int64_t count = 0;
+    while (count < k && ri[count] >= 0) ++count;
+    const float* row = s + r * T;
+    // Score a candidate must reach (NaN never does): -inf until k are kept.
+    float thr = count < k ? -INFINITY : rs[k - 1];
     for (int64_t j = 0; j < T; ++j) {
-      float v = s[r * T + j];
-      if (std::isnan(v)) continue;
-      int32_t id = static_cast<int32_t>(id_offset + j);
+      if ((j & 15) == 0 && j + 16 <= T) {
+        // Skip 16 candidates at once when none reaches the threshold (NaN never counts).
+        float m = row[j];
+        for (int t = 1; t < 16; ++t) m = std::max(m, row[j + t]);
+        if (!(m >= thr)) {
+          j += 15;
+          continue;
+        }
+      }
+      const float v = row[j];
+      if (!(v >= thr)) continue;
+      const int32_t id = static_cast<int32_t>(id_offset + j);
+      if (count == k && !better(v, id, rs[k - 1], ri[k - 1])) continue;
       if (std::binary_search(ei + eo[r], ei + eo[r + 1], id)) continue;
-      c.emplace_back(v, id);
-    }
-    size_t m = std::min<size_t>(c.size(), static_cast<size_t>(k));
-    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m), c.end(),
-                      [&](const auto& a, const auto& b) { return better(a.first, a.second, b.first, b.second); });
-    for (int64_t j = 0; j < k; ++j) {
-      bool have = static_cast<size_t>(j) < m;
-      bs[r * k + j] = have ? c[j].first : -INFINITY;
-      bi[r * k + j] = have ? c[j].second : -1;
+      int64_t pos = count < k ? count : k - 1;  // the slot freed at the end
+      while (pos > 0 && better(v, id, rs[pos - 1], ri[pos - 1])) {
+        rs[pos] = rs[pos - 1];
+        ri[pos] = ri[pos - 1];
+        --pos;
+      }
+      rs[pos] = v;
+      ri[pos] = id;
+      if (count < k) ++count;
+      if (count == k) thr = rs[k - 1];
     }
   }
 }

@@ -13,7 +13,7 @@
 #if EMBER_REAL_CUDA
 #include <cublas_v2.h>
 
-#include "core/context.h"
+#include "kernels/cublas_handle.h"
 #endif
 
 namespace ember {
@@ -126,7 +126,7 @@ void topk_score_tile(const Tensor& queries, const Tensor& items, Tensor& out) {
               "topk_score_tile: shapes " << queries.describe() << ", " << items.describe() << " -> " << out.describe());
   if (B == 0 || T == 0) return;
 #if EMBER_REAL_CUDA
-  auto handle = static_cast<cublasHandle_t>(Context::get().cublas_handle());
+  auto handle = static_cast<cublasHandle_t>(::ember::cuda::cublas_handle());
   const float one = 1.0f, zero = 0.0f;
   // Row-major out[B, T] = Q[B, d] I[T, d]^T is column-major out^T[T, B] = I^T... i.e. op(I_cm) = T:
   // out_cm(T x B) = (I_cm, d x T)^T * (Q_cm, d x B).

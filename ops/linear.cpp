@@ -1,7 +1,7 @@
 #include "ops/linear.h"
 
 #include "ops/elementwise.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

@@ -7,7 +7,7 @@
 #include "kernels/cca.h"
 #include "kernels/cosine_error.h"
 #include "kernels/retrieval_ce.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

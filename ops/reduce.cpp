@@ -1,6 +1,6 @@
 #include "ops/reduce.h"
 
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

@@ -1,7 +1,7 @@
 #include "ops/rows.h"
 
 #include "kernels/rows.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

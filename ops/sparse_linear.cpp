@@ -1,7 +1,7 @@
 #include "ops/sparse_linear.h"
 
 #include "kernels/spmm.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 

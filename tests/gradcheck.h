@@ -14,7 +14,7 @@
 
 #include "autograd/variable.h"
 #include "core/philox.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 namespace ember {
 namespace testing {

@@ -7,6 +7,7 @@
 
 #include "engine/eval_baselines.h"
 #include "engine/eval_metrics.h"
+#include "kernels/topk.h"
 
 using namespace ember;
 
@@ -38,27 +39,31 @@ std::vector<int32_t> brute_topk(const std::vector<float>& x, int64_t n, int64_t 
 }
 }  // namespace
 
-TEST_CASE("TopKHeap keeps the k best with id tie-break", "[data]") {
+TEST_CASE("top-k merge (CPU reference) keeps the k best over several tiles with id tie-break", "[data]") {
   std::mt19937 rng(1);
-  for (int k : {1, 3, 10}) {
-    TopKHeap h(k);
+  for (int k : {1, 3, 10, 250}) {
+    // 200 candidates with many ties, merged in tiles of 7 (the last one partial).
     std::vector<std::pair<float, int32_t>> all;
-    for (int i = 0; i < 200; ++i) {
-      float s = static_cast<float>(rng() % 20);  // many ties
-      all.emplace_back(s, i);
-      h.push(s, i);
+    std::vector<float> sc(200);
+    for (int i = 0; i < 200; ++i) all.emplace_back(sc[i] = static_cast<float>(rng() % 20), i);
+    Tensor best_s = Tensor::full({1, k}, -INFINITY, DType::F32), best_i = Tensor::full({1, k}, -1, DType::I32);
+    Tensor eo = Tensor::from_vector(std::vector<int64_t>{0, 2}, {2}), ei = Tensor::from_vector(std::vector<int32_t>{5, 17}, {2});
+    for (int t0 = 0; t0 < 200; t0 += 7) {
+      const int nt = std::min(7, 200 - t0);
+      Tensor tile = Tensor::from_vector(std::vector<float>(sc.begin() + t0, sc.begin() + t0 + nt), {1, nt});
+      cpu::topk_merge_rows(tile, t0, eo, ei, best_s, best_i);
     }
+    all.erase(std::remove_if(all.begin(), all.end(), [](auto& p) { return p.second == 5 || p.second == 17; }), all.end());
     std::sort(all.begin(), all.end(), [](auto& a, auto& b) { return topk_better(a.first, a.second, b.first, b.second); });
-    std::vector<int32_t> ids(k);
-    std::vector<float> sc(k);
-    h.drain_sorted(ids.data(), sc.data());
-    for (int j = 0; j < k; ++j) REQUIRE(ids[j] == all[j].second);
+    const auto ids = best_i.to_vector<int32_t>();
+    const auto scores = best_s.to_vector<float>();
+    for (int j = 0; j < k; ++j) {
+      const bool have = j < static_cast<int>(all.size());
+      REQUIRE(ids[j] == (have ? all[j].second : -1));
+      if (have) REQUIRE(scores[j] == all[j].first);
+      else REQUIRE(scores[j] == -INFINITY);
+    }
   }
-  TopKHeap small(5);
-  small.push(1.0f, 4);
-  std::vector<int32_t> ids(5);
-  small.drain_sorted(ids.data(), nullptr);
-  REQUIRE(ids == std::vector<int32_t>{4, -1, -1, -1, -1});
 }
 
 TEST_CASE("exact_topk: known answer with exclusions", "[data]") {

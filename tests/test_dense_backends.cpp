@@ -9,7 +9,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 #include "kernels/rows.h"
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 using namespace ember;
 using testing::require_close;

@@ -1,7 +1,10 @@
-// Tensor-level functional API: validates arguments, allocates the result on
-// the input's device and dispatches to the cpu / cuda / emu kernels. No
-// autograd here (see the Variable ops in ops/*.h); used by backward closures,
-// optimizers and inference code.
+// The kernel layer's validated front: Tensor-level functions that check their
+// arguments (shapes, dtypes, devices), allocate the result on the inputs'
+// device and dispatch to the cpu / cuda / emu kernels. No autograd here (the
+// Variable ops are in ops/*.h); used by autograd (backward closures,
+// optimizers), the ops and inference code. Code above this layer calls these
+// functions (or an op family's own validated front in ops/), never
+// EMBER_DISPATCH on a raw kernel.
 #pragma once
 #include <cstdint>
 #include <vector>
@@ -44,6 +47,14 @@ Tensor scatter_add_rows(const Tensor& src, const Tensor& idx, int64_t num_rows);
 Tensor concat(const std::vector<Tensor>& parts, int axis);
 // Columns [begin, end) of a 2-D tensor, as a new contiguous tensor.
 Tensor slice_columns(const Tensor& x, int64_t begin, int64_t end);
+
+// Fused optimizer updates in place (kernels/optim.h), after checking that the
+// parameter, gradient and state tensors agree in shape, dtype and device.
+// Adam / AdamW: `step` is 1-based (bias correction).
+void adam_update_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+                  double eps, double weight_decay, bool decoupled, int64_t step);
+// SGD with momentum (buf unused when momentum == 0) and L2 weight decay.
+void sgd_update_(Tensor& param, const Tensor& grad, Tensor& buf, double lr, double momentum, double weight_decay);
 
 // Host value of a one-element tensor, as double.
 double scalar(const Tensor& x);

@@ -1,10 +1,11 @@
-#include "ops/tensor_ops.h"
+#include "kernels/tensor_ops.h"
 
 #include <cmath>
 
 #include "kernels/elementwise.h"
 #include "kernels/indexing.h"
 #include "kernels/matmul.h"
+#include "kernels/optim.h"
 #include "kernels/reduce.h"
 #include "kernels/rows.h"
 
@@ -258,6 +259,37 @@ bool all_finite(const Tensor& x) {
       if (!std::isfinite(p[i])) return false;
   });
   return true;
+}
+
+namespace {
+void check_update_state(const Tensor& param, const Tensor& other, const char* op, const char* what) {
+  EMBER_CHECK(other.defined() && other.shape() == param.shape() && other.dtype() == param.dtype() &&
+                  other.device() == param.device() && other.is_contiguous(),
+              op << ": " << what << " " << (other.defined() ? other.describe() : std::string("undefined"))
+                 << " does not match the parameter " << param.describe());
+}
+}  // namespace
+
+void adam_update_(Tensor& param, const Tensor& grad_in, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
+                  double eps, double weight_decay, bool decoupled, int64_t step) {
+  check_float(param, "adam_update");
+  EMBER_CHECK(param.is_contiguous(), "adam_update: the parameter must be contiguous, got " << param.describe());
+  EMBER_CHECK(step >= 1, "adam_update: step is 1-based, got " << step);
+  Tensor grad = grad_in.contiguous();
+  check_update_state(param, grad, "adam_update", "gradient");
+  check_update_state(param, m, "adam_update", "first moment");
+  check_update_state(param, v, "adam_update", "second moment");
+  EMBER_DISPATCH(param.device(), adam_update, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
+                 step);
+}
+
+void sgd_update_(Tensor& param, const Tensor& grad_in, Tensor& buf, double lr, double momentum, double weight_decay) {
+  check_float(param, "sgd_update");
+  EMBER_CHECK(param.is_contiguous(), "sgd_update: the parameter must be contiguous, got " << param.describe());
+  Tensor grad = grad_in.contiguous();
+  check_update_state(param, grad, "sgd_update", "gradient");
+  check_update_state(param, buf, "sgd_update", "momentum buffer");
+  EMBER_DISPATCH(param.device(), sgd_update, param, grad, buf, lr, momentum, weight_decay);
 }
 
 }  // namespace tensor
