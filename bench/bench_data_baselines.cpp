@@ -8,12 +8,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/eval_baselines.h"
-#include "engine/eval_topk.h"
-#include "engine/eval_metrics.h"
-#include "engine/loaders.h"
-#include "engine/split.h"
-#include "engine/synthetic.h"
+#include "engine/retrieval/baselines.h"
+#include "engine/retrieval/exact_topk.h"
+#include "engine/retrieval/metrics.h"
+#include "engine/data/loaders.h"
+#include "engine/data/split.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 

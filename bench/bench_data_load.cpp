@@ -6,10 +6,10 @@
 #include <filesystem>
 
 #include "bench_data_util.h"
-#include "engine/binary_io.h"
-#include "engine/graph_cache.h"
-#include "engine/loaders.h"
-#include "engine/synthetic.h"
+#include "engine/io/binary_io.h"
+#include "engine/data/graph_cache.h"
+#include "engine/data/loaders.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 using namespace ember_bench;

@@ -5,8 +5,8 @@
 #include <CLI/CLI.hpp>
 
 #include "bench_data_util.h"
-#include "engine/sampler.h"
-#include "engine/synthetic.h"
+#include "engine/sampling/sampler.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 using namespace ember_bench;

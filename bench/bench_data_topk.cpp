@@ -6,8 +6,8 @@
 
 #include "bench_data_util.h"
 #include "core/philox.h"
-#include "engine/eval_topk.h"
-#include "engine/hnsw_index.h"
+#include "engine/retrieval/exact_topk.h"
+#include "engine/retrieval/hnsw_index.h"
 
 using namespace ember;
 using namespace ember_bench;

@@ -12,9 +12,10 @@
 #include <cstdio>
 
 #include "core/context.h"
-#include "engine/batch.h"
-#include "engine/memory_estimate.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/sampling/batch.h"
+#include "engine/train/memory_estimate.h"
+#include "engine/train/trainer.h"
 
 using namespace ember;
 
@@ -39,7 +40,7 @@ int main(int argc, char** argv) {
     c.train.steps_per_epoch = 1;
     c.train.val_queries = 1;
     c.train.progress = false;
-    PreparedData d = prepare_data(c, "", false);
+    PreparedData d = prepare_data(c.data, c.seed, "", false);
     const MemoryEstimate est = estimate_training(c, graph_size(d.split.train));
     int64_t sampled = 0;
     {
@@ -51,7 +52,7 @@ int main(int argc, char** argv) {
     }
     Context::get().allocator(Device::CPU).reset_peak();
     {
-      Trainer t(c, d.split.train, d.val, "");
+      Trainer t(c, d.split.train, d.val, RunDir{""});
       t.fit(false, 1);
       (void)t.embed_all();
     }

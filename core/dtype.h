@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/error.h"
+
 namespace ember {
 
 enum class DType { F32, F64, I32, I64 };
@@ -41,6 +43,14 @@ inline const char* device_name(Device d) {
     case Device::EMU: return "emu";
   }
   return "?";
+}
+
+// "cpu", "cuda" or "emu" -> Device; anything else throws naming the choices.
+inline Device parse_device_name(const std::string& name) {
+  if (name == "cpu") return Device::CPU;
+  if (name == "cuda") return Device::CUDA;
+  if (name == "emu") return Device::EMU;
+  EMBER_FAIL("unknown device '" << name << "' (expected cpu, cuda or emu)");
 }
 
 inline bool is_float(DType t) { return t == DType::F32 || t == DType::F64; }

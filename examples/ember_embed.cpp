@@ -5,9 +5,10 @@
 
 #include <cstdio>
 
-#include "engine/checkpoint.h"
-#include "engine/run_dir.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
 
 using namespace ember;
 
@@ -21,8 +22,8 @@ int main(int argc, char** argv) {
     RunDir run{run_path};
     TrainConfig cfg = run.load_config();
     if (!device.empty()) cfg.device = device;
-    PreparedData data = prepare_data(cfg, "", false);
-    Trainer trainer(cfg, data.split.train, data.val, "");
+    PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
+    Trainer trainer(cfg, data.split.train, data.val, RunDir{""});
     Checkpoint c = load_checkpoint(run.checkpoint(), cfg.model_hash());
     auto named = trainer.model().named_parameters();
     EMBER_CHECK(c.params.size() >= named.size(), run.checkpoint() << ": too few parameters for this model");

@@ -12,12 +12,13 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/binary_io.h"
-#include "engine/eval_baselines.h"
-#include "engine/eval_metrics.h"
-#include "engine/npy.h"
-#include "engine/run_dir.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/io/binary_io.h"
+#include "engine/retrieval/baselines.h"
+#include "engine/retrieval/metrics.h"
+#include "engine/io/npy.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
 
 using namespace ember;
 
@@ -32,7 +33,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   try {
     TrainConfig cfg0 = RunDir{runs[0]}.load_config();
-    PreparedData data = prepare_data(cfg0, "", false);
+    PreparedData data = prepare_data(cfg0.data, cfg0.seed, "", false);
     const HeldOut& truth = split == "test" ? data.test : data.val;
     const Graph& train = data.split.train;
     std::vector<int32_t> queries = truth.users();

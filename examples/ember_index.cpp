@@ -6,10 +6,10 @@
 #include <chrono>
 #include <cstdio>
 
-#include "engine/eval_topk.h"
-#include "engine/hnsw_index.h"
-#include "engine/npy.h"
-#include "engine/run_dir.h"
+#include "engine/retrieval/exact_topk.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/io/npy.h"
+#include "engine/train/run_dir.h"
 
 using namespace ember;
 

@@ -5,9 +5,10 @@
 
 #include <cstdio>
 
-#include "engine/hnsw_index.h"
-#include "engine/run_dir.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
 
 using namespace ember;
 
@@ -23,7 +24,7 @@ int main(int argc, char** argv) {
   try {
     RunDir run{run_path};
     TrainConfig cfg = run.load_config();
-    PreparedData data = prepare_data(cfg, "", false);
+    PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
     const int64_t dense = data.full.ids.dense(user);
     EMBER_CHECK(dense >= 0, "--user " << user << " is not a user of this graph (" << data.full.num_nodes() << " users)");
     HnswIndex index = HnswIndex::load(run.index());

@@ -8,10 +8,11 @@
 
 #include <cstdio>
 
-#include "engine/interrupt.h"
-#include "engine/memory_estimate.h"
-#include "engine/run_dir.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/io/interrupt.h"
+#include "engine/train/memory_estimate.h"
+#include "engine/train/run_dir.h"
+#include "engine/train/trainer.h"
 
 using namespace ember;
 
@@ -43,13 +44,13 @@ int main(int argc, char** argv) {
     if (seed >= 0) cfg.seed = static_cast<uint64_t>(seed);
     if (!device.empty()) cfg.device = device;
     cfg.validate();
-    PreparedData data = prepare_data(cfg, out);
+    PreparedData data = prepare_data(cfg.data, cfg.seed, out);
     std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
                 cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
     std::printf("memory: training needs about %s; %s of host memory available\n",
                 estimate_training(cfg, graph_size(data.split.train)).describe().c_str(),
                 format_bytes(available_host_memory()).c_str());
-    Trainer trainer(cfg, data.split.train, data.val, out);
+    Trainer trainer(cfg, data.split.train, data.val, RunDir{out});
     install_interrupt_handler();
     TrainResult r = trainer.fit(resume);
     if (r.interrupted) {

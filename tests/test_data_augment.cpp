@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "engine/augment.h"
-#include "engine/synthetic.h"
+#include "engine/sampling/augment.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 

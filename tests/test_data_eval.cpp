@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "engine/eval_baselines.h"
-#include "engine/eval_metrics.h"
+#include "engine/retrieval/baselines.h"
+#include "engine/retrieval/metrics.h"
 #include "kernels/topk.h"
 
 using namespace ember;

@@ -2,8 +2,8 @@
 #include <catch2/catch.hpp>
 #include <random>
 
-#include "engine/binary_io.h"
-#include "engine/hnsw_index.h"
+#include "engine/io/binary_io.h"
+#include "engine/retrieval/hnsw_index.h"
 #include "test_data_util.h"
 
 using namespace ember;

@@ -3,7 +3,7 @@
 #include <cstring>
 #include <filesystem>
 
-#include "engine/binary_io.h"
+#include "engine/io/binary_io.h"
 #include "test_data_util.h"
 
 using namespace ember;

@@ -4,9 +4,9 @@
 #include <filesystem>
 #include <omp.h>
 
-#include "engine/binary_io.h"
-#include "engine/graph_cache.h"
-#include "engine/loaders.h"
+#include "engine/io/binary_io.h"
+#include "engine/data/graph_cache.h"
+#include "engine/data/loaders.h"
 #include "test_data_util.h"
 
 using namespace ember;

@@ -4,9 +4,9 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "engine/split.h"
-#include "engine/sampler.h"
-#include "engine/synthetic.h"
+#include "engine/data/split.h"
+#include "engine/sampling/sampler.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 

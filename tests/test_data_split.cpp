@@ -2,9 +2,9 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "engine/binary_io.h"
-#include "engine/split.h"
-#include "engine/synthetic.h"
+#include "engine/io/binary_io.h"
+#include "engine/data/split.h"
+#include "engine/data/synthetic.h"
 #include "test_data_util.h"
 
 using namespace ember;

@@ -4,7 +4,7 @@
 #include <catch2/catch.hpp>
 #include <set>
 
-#include "engine/synthetic.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 

@@ -5,7 +5,7 @@
 #include <random>
 
 #include "backend_harness.h"
-#include "engine/eval_topk.h"
+#include "engine/retrieval/exact_topk.h"
 #include "kernels/topk.h"
 
 using namespace ember;

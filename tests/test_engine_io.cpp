@@ -6,10 +6,10 @@
 #include <fstream>
 #include <unistd.h>
 
-#include "engine/binary_io.h"
-#include "engine/checkpoint.h"
-#include "engine/config.h"
-#include "engine/npy.h"
+#include "engine/io/binary_io.h"
+#include "engine/train/checkpoint.h"
+#include "engine/config/config.h"
+#include "engine/io/npy.h"
 
 using namespace ember;
 namespace fs = std::filesystem;

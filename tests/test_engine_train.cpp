@@ -10,11 +10,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "engine/batch.h"
-#include "engine/eval_baselines.h"
-#include "engine/eval_metrics.h"
-#include "engine/interrupt.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/sampling/batch.h"
+#include "engine/retrieval/baselines.h"
+#include "engine/retrieval/metrics.h"
+#include "engine/io/interrupt.h"
+#include "engine/train/trainer.h"
 #include "train_test_configs.h"
 
 using namespace ember;
@@ -57,9 +58,9 @@ TEST_CASE("training: each objective alone decreases its loss", "[engine][train]"
     c.objectives.alpha = cs.a;
     c.objectives.beta = cs.b;
     c.objectives.gamma = cs.g;
-    PreparedData d = prepare_data(c, "", false);
+    PreparedData d = prepare_data(c.data, c.seed, "", false);
     fs::path dir = temp_dir(cs.name);
-    Trainer t(c, d.split.train, d.val, dir.string());
+    Trainer t(c, d.split.train, d.val, RunDir{dir.string()});
     t.fit();
     auto m = read_metrics(dir);
     REQUIRE(m.size() == 4);
@@ -75,8 +76,8 @@ TEST_CASE("training: SSMTL beats the untrained encoder and random by a wide marg
   c.objectives.beta = 0.01;
   c.objectives.gamma = 0.01;
   c.train.epochs = 6;
-  PreparedData d = prepare_data(c, "", false);
-  Trainer t(c, d.split.train, d.val, "");
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
+  Trainer t(c, d.split.train, d.val, RunDir{""});
   const double untrained = val_recall50(t.embed_all(), d);
   TrainResult r = t.fit();
   const double trained = val_recall50(t.embed_all(), d);
@@ -95,22 +96,22 @@ TEST_CASE("training: kill and resume reaches the uninterrupted result", "[engine
   c.objectives.beta = 0.01;
   c.objectives.gamma = 0.01;
   c.train.epochs = 2;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   fs::path a = temp_dir("resume_a"), b = temp_dir("resume_b");
   Tensor uninterrupted;
   {
-    Trainer t(c, d.split.train, d.val, a.string());
+    Trainer t(c, d.split.train, d.val, RunDir{a.string()});
     t.fit();
     uninterrupted = t.embed_all();
   }
   {
-    Trainer t(c, d.split.train, d.val, b.string());
+    Trainer t(c, d.split.train, d.val, RunDir{b.string()});
     TrainResult r = t.fit(false, 7);  // "killed" after 7 steps (mid-epoch 1)
     REQUIRE(r.steps == 7);
   }
   Tensor resumed;
   {
-    Trainer t(c, d.split.train, d.val, b.string());
+    Trainer t(c, d.split.train, d.val, RunDir{b.string()});
     TrainResult r = t.fit(true);
     REQUIRE(r.steps == 2 * 10);  // 600 users -> 10 batches of 64 per epoch
     resumed = t.embed_all();
@@ -119,7 +120,7 @@ TEST_CASE("training: kill and resume reaches the uninterrupted result", "[engine
   // A checkpoint of another model shape is refused.
   TrainConfig other = c;
   other.model.embedding_dim = 16;
-  Trainer t2(other, d.split.train, d.val, b.string());
+  Trainer t2(other, d.split.train, d.val, RunDir{b.string()});
   REQUIRE_THROWS_WITH(t2.fit(true), Catch::Contains("different model configuration"));
   fs::remove_all(a);
   fs::remove_all(b);
@@ -128,19 +129,19 @@ TEST_CASE("training: kill and resume reaches the uninterrupted result", "[engine
 TEST_CASE("training: NaN in the data stops the step and names the objective", "[engine][train][errors]") {
   TrainConfig c = small_config();
   c.train.epochs = 1;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   for (float& v : d.split.train.features.val) v = std::nanf("");
-  Trainer t(c, d.split.train, d.val, "");
+  Trainer t(c, d.split.train, d.val, RunDir{""});
   REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("retrieval loss is nan") && Catch::Contains("5 consecutive steps"));
 }
 
 TEST_CASE("training: an interrupt (SIGINT) writes the checkpoint and resume finishes", "[engine][train][resume]") {
   TrainConfig c = small_config();
   c.train.epochs = 1;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   fs::path dir = temp_dir("interrupt");
   {
-    Trainer t(c, d.split.train, d.val, dir.string());
+    Trainer t(c, d.split.train, d.val, RunDir{dir.string()});
     request_interrupt();
     TrainResult r = t.fit();
     clear_interrupt();
@@ -148,7 +149,7 @@ TEST_CASE("training: an interrupt (SIGINT) writes the checkpoint and resume fini
     REQUIRE(r.steps == 1);
     REQUIRE(fs::exists(dir / "checkpoint.bin"));
   }
-  Trainer t(c, d.split.train, d.val, dir.string());
+  Trainer t(c, d.split.train, d.val, RunDir{dir.string()});
   TrainResult r = t.fit(true);
   REQUIRE_FALSE(r.interrupted);
   REQUIRE(r.steps == 10);
@@ -160,17 +161,17 @@ TEST_CASE("training: gradient diagnostics are logged and do not change training"
   c.objectives.beta = 0.01;
   c.objectives.gamma = 0.01;
   c.train.epochs = 2;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   fs::path a = temp_dir("diag_off"), b = temp_dir("diag_on");
   Tensor off, on;
   {
-    Trainer t(c, d.split.train, d.val, a.string());
+    Trainer t(c, d.split.train, d.val, RunDir{a.string()});
     t.fit();
     off = t.embed_all();
   }
   c.train.grad_diagnostics = true;
   {
-    Trainer t(c, d.split.train, d.val, b.string());
+    Trainer t(c, d.split.train, d.val, RunDir{b.string()});
     t.fit();
     on = t.embed_all();
   }
@@ -196,7 +197,7 @@ TEST_CASE("training: logQ correction gives each candidate its expected appearanc
   TrainConfig c = small_config();
   c.train.epochs = 1;
   c.objectives.logq_correction = true;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   const Graph& g = d.split.train;
   std::vector<int32_t> users;
   for (int64_t u = 0; u < g.num_nodes(); ++u)
@@ -218,12 +219,12 @@ TEST_CASE("training: logQ correction gives each candidate its expected appearanc
   REQUIRE(BatchBuilder(g, off, users).build(0, 1).log_q.empty());
   Tensor a, e;
   {
-    Trainer t(off, g, d.val, "");
+    Trainer t(off, g, d.val, RunDir{""});
     t.fit();
     a = t.embed_all();
   }
   {
-    Trainer t(c, g, d.val, "");
+    Trainer t(c, g, d.val, RunDir{""});
     t.fit();
     e = t.embed_all();
   }

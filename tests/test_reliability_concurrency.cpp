@@ -13,10 +13,10 @@
 #include <vector>
 
 #include "core/philox.h"
-#include "engine/hnsw_index.h"
-#include "engine/prefetch.h"
-#include "engine/sampler.h"
-#include "engine/synthetic.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/sampling/prefetch.h"
+#include "engine/sampling/sampler.h"
+#include "engine/data/synthetic.h"
 
 using namespace ember;
 

@@ -17,15 +17,15 @@
 #include <string>
 #include <vector>
 
-#include "engine/binary_io.h"
-#include "engine/checkpoint.h"
-#include "engine/config.h"
-#include "engine/graph_cache.h"
-#include "engine/hnsw_index.h"
-#include "engine/loaders.h"
-#include "engine/npy.h"
-#include "engine/run_dir.h"
-#include "engine/split.h"
+#include "engine/io/binary_io.h"
+#include "engine/train/checkpoint.h"
+#include "engine/config/config.h"
+#include "engine/data/graph_cache.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/data/loaders.h"
+#include "engine/io/npy.h"
+#include "engine/train/run_dir.h"
+#include "engine/data/split.h"
 #include "test_data_util.h"
 
 using namespace ember;

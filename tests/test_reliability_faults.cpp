@@ -32,10 +32,11 @@
 #include <thread>
 #include <vector>
 
-#include "engine/binary_io.h"
-#include "engine/checkpoint.h"
-#include "engine/hnsw_index.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/io/binary_io.h"
+#include "engine/train/checkpoint.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/train/trainer.h"
 #include "test_data_util.h"
 #include "train_test_configs.h"
 
@@ -425,16 +426,16 @@ TEST_CASE("faults: --resume of an early-stopped run does not train further", "[r
   c.train.epochs = 12;
   c.train.patience = 1;
   c.optim.lr = 0.05;  // noisy: stops early
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   ember_test::TempDir dir("earlystop");
   TrainResult first;
   {
-    Trainer t(c, d.split.train, d.val, dir.path);
+    Trainer t(c, d.split.train, d.val, RunDir{dir.path});
     first = t.fit();
   }
   REQUIRE(first.stopped_early);  // patience 1 over 12 epochs at lr 0.05
   const std::string before = read_file_text(dir / "checkpoint.bin");
-  Trainer t(c, d.split.train, d.val, dir.path);
+  Trainer t(c, d.split.train, d.val, RunDir{dir.path});
   TrainResult again = t.fit(true);
   INFO("first run: " << first.steps << " steps, stopped early at epoch " << first.epochs_run << "; resume ran to step "
                      << again.steps);

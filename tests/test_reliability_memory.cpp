@@ -7,10 +7,11 @@
 #include <cstdlib>
 #include <fstream>
 
-#include "engine/batch.h"
-#include "engine/memory_estimate.h"
-#include "engine/synthetic.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/sampling/batch.h"
+#include "engine/train/memory_estimate.h"
+#include "engine/data/synthetic.h"
+#include "engine/train/trainer.h"
 #include "test_data_util.h"
 #include "train_test_configs.h"
 
@@ -68,14 +69,7 @@ TEST_CASE("memory: estimates follow the real graph sizes", "[reliability][memory
   TrainConfig c = tiny_config();
   c.data.synthetic.num_users = 20000;
   const GraphSize want = expected_graph_size(c.data);
-  SyntheticConfig sc;
-  sc.num_users = c.data.synthetic.num_users;
-  sc.num_communities = static_cast<int32_t>(c.data.synthetic.num_communities);
-  sc.avg_degree = c.data.synthetic.avg_degree;
-  sc.feature_dim = static_cast<int32_t>(c.data.synthetic.feature_dim);
-  sc.features_per_user = static_cast<int32_t>(c.data.synthetic.features_per_user);
-  sc.cold_start_fraction = c.data.synthetic.cold_start_fraction;
-  const Graph g = generate_synthetic(sc, false).graph;
+  const Graph g = generate_synthetic(c.data.synthetic, false).graph;
   const GraphSize got = graph_size(g);
   INFO("expected " << want.edges << " edges, " << want.feature_nnz << " nnz; got " << got.edges << ", " << got.feature_nnz);
   REQUIRE(want.nodes == got.nodes);
@@ -132,29 +126,29 @@ TEST_CASE("memory: estimates follow the real graph sizes", "[reliability][memory
 
 TEST_CASE("memory: prepare_data and the Trainer refuse jobs that do not fit", "[reliability][memory]") {
   TrainConfig c = tiny_config();
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   {
     EnvVar lim("EMBER_MEMORY_LIMIT", "64k");
-    REQUIRE_THROWS_WITH(prepare_data(c, "", false),
+    REQUIRE_THROWS_WITH(prepare_data(c.data, c.seed, "", false),
                         Catch::Contains("loading the graph 'synthetic': needs about") &&
                             Catch::Contains("only 64 KiB of host memory is available") &&
                             Catch::Contains("EMBER_MEMORY_LIMIT=64k"));
-    REQUIRE_THROWS_WITH(Trainer(c, d.split.train, d.val, ""),
+    REQUIRE_THROWS_WITH(Trainer(c, d.split.train, d.val, RunDir{""}),
                         Catch::Contains("training: needs about") && Catch::Contains("model, gradients, optimizer"));
     EnvVar off("EMBER_MEMORY_CHECK", "0");  // the escape hatch: a warning only
-    REQUIRE_NOTHROW(Trainer(c, d.split.train, d.val, ""));
+    REQUIRE_NOTHROW(Trainer(c, d.split.train, d.val, RunDir{""}));
   }
   // 10^9 synthetic users: refused from the config alone, before generating anything.
   TrainConfig huge = c;
   huge.data.synthetic.num_users = 1000000000;
   huge.data.synthetic.num_communities = 1000;
   if (available_host_memory() < (uint64_t(200) << 30))
-    REQUIRE_THROWS_WITH(prepare_data(huge, "", false), Catch::Contains("needs about") && Catch::Contains("GiB host"));
+    REQUIRE_THROWS_WITH(prepare_data(huge.data, huge.seed, "", false), Catch::Contains("needs about") && Catch::Contains("GiB host"));
   // A GPU job with too little device memory is refused in the Trainer.
   TrainConfig gpu = c;
   gpu.device = "cuda";
   EnvVar dlim("EMBER_DEVICE_MEMORY_LIMIT", "1k");
-  REQUIRE_THROWS_WITH(Trainer(gpu, d.split.train, d.val, ""), Catch::Contains("of device memory is available"));
+  REQUIRE_THROWS_WITH(Trainer(gpu, d.split.train, d.val, RunDir{""}), Catch::Contains("of device memory is available"));
 }
 
 // Regression (docs/reliability.md, finding 11): BatchBuilder used to append
@@ -167,7 +161,7 @@ TEST_CASE("memory: a training batch respects the configured fanouts", "[reliabil
   c.sampler.fanouts = {2};
   c.sampler.batch_size = 8;
   c.objectives.random_negatives = 0;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   std::vector<int32_t> users;
   for (int64_t u = 0; u < d.split.train.num_nodes(); ++u)
     if (d.split.train.degree(u) > 0) users.push_back(static_cast<int32_t>(u));

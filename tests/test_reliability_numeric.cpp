@@ -13,7 +13,8 @@
 #include <limits>
 #include <nlohmann/json.hpp>
 
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/train/trainer.h"
 #include "test_data_util.h"
 #include "train_test_configs.h"
 
@@ -47,10 +48,10 @@ std::vector<std::vector<float>> snapshot(Trainer& t) {
 
 TEST_CASE("numeric faults: Inf features are caught and training stops after 5 bad steps", "[reliability][numeric]") {
   TrainConfig c = small_config();
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   d.split.train.features.val[0] = std::numeric_limits<float>::infinity();
   for (float& v : d.split.train.features.val) v = std::numeric_limits<float>::infinity();
-  Trainer t(c, d.split.train, d.val, "");
+  Trainer t(c, d.split.train, d.val, RunDir{""});
   const auto before = snapshot(t);
   REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("the retrieval loss is") && Catch::Contains("5 consecutive steps failed"));
   REQUIRE(snapshot(t) == before);  // no step was applied
@@ -75,8 +76,8 @@ TEST_CASE("numeric faults: a NaN loss of one objective names that objective and 
     c.objectives.alpha = cs.alpha;
     c.objectives.beta = cs.beta;
     c.objectives.gamma = cs.gamma;
-    PreparedData d = prepare_data(c, "", false);
-    Trainer t(c, d.split.train, d.val, "");
+    PreparedData d = prepare_data(c.data, c.seed, "", false);
+    Trainer t(c, d.split.train, d.val, RunDir{""});
     poison(t, cs.param, std::nanf(""));
     const auto before = snapshot(t);
     REQUIRE_THROWS_WITH(t.fit(), Catch::Contains(cs.expect) && Catch::Contains("5 consecutive steps failed"));
@@ -94,8 +95,8 @@ TEST_CASE("numeric faults: a NaN gradient behind a finite loss is caught", "[rel
   // the forward pass (the loss stays finite), the backward pass carries it.
   TrainConfig c = small_config();
   c.objectives.beta = 0.01;
-  PreparedData d = prepare_data(c, "", false);
-  Trainer t(c, d.split.train, d.val, "");
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
+  Trainer t(c, d.split.train, d.val, RunDir{""});
   poison(t, "cca.w1", std::nanf(""));
   const auto before = snapshot(t);
   REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("the gradient norm is nan") && Catch::Contains("5 consecutive steps failed"));
@@ -108,8 +109,8 @@ TEST_CASE("numeric faults: a NaN gradient behind a finite loss is caught", "[rel
 TEST_CASE("numeric faults: an overflowing gradient with a finite loss is caught", "[reliability][numeric]") {
   TrainConfig c = small_config();
   c.objectives.temperature = 1e-25;  // logits up to 1e25: the loss is finite, its gradient overflows float
-  PreparedData d = prepare_data(c, "", false);
-  Trainer t(c, d.split.train, d.val, "");
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
+  Trainer t(c, d.split.train, d.val, RunDir{""});
   const auto before = snapshot(t);
   REQUIRE_THROWS_WITH(t.fit(), Catch::Contains("the gradient norm is inf") && Catch::Contains("5 consecutive steps failed"));
   REQUIRE(snapshot(t) == before);
@@ -118,7 +119,7 @@ TEST_CASE("numeric faults: an overflowing gradient with a finite loss is caught"
 TEST_CASE("numeric faults: isolated bad steps are skipped and training recovers", "[reliability][numeric]") {
   TrainConfig c = small_config();
   c.train.epochs = 3;
-  PreparedData d = prepare_data(c, "", false);
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
   // NaN features for one user without training edges: it enters a batch only
   // as a random negative (~10 % of the batches), so failures are isolated.
   int64_t lonely = -1;
@@ -128,7 +129,7 @@ TEST_CASE("numeric faults: isolated bad steps are skipped and training recovers"
   SparseFeatures& f = d.split.train.features;
   for (int64_t k = f.row_ptr[lonely]; k < f.row_ptr[lonely + 1]; ++k) f.val[k] = std::nanf("");
   ember_test::TempDir dir("numeric_recover");
-  Trainer t(c, d.split.train, d.val, dir.path);
+  Trainer t(c, d.split.train, d.val, RunDir{dir.path});
   TrainResult r = t.fit();
   REQUIRE(r.epochs_run == 3);
   int64_t skipped = 0;

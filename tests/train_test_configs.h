@@ -3,7 +3,7 @@
 #pragma once
 #include <cstdint>
 
-#include "engine/config.h"
+#include "engine/config/config.h"
 
 namespace ember_test {
 

@@ -2,8 +2,9 @@
 // few steps, embed every user, index the embeddings and query the index.
 #include <cstdio>
 
-#include "engine/hnsw_index.h"
-#include "engine/trainer.h"
+#include "engine/data/prepare.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/train/trainer.h"
 
 int main() {
   try {
@@ -20,8 +21,8 @@ int main() {
     cfg.objectives.gamma = 0.01;
     cfg.train.epochs = 1;
     cfg.train.progress = false;
-    ember::PreparedData data = ember::prepare_data(cfg, "", false);
-    ember::Trainer trainer(cfg, data.split.train, data.val, "");
+    ember::PreparedData data = ember::prepare_data(cfg.data, cfg.seed, "", false);
+    ember::Trainer trainer(cfg, data.split.train, data.val, ember::RunDir{""});
     ember::TrainResult r = trainer.fit();
     ember::Tensor emb = trainer.embed_all();
     ember::HnswIndex index;

@@ -1,5 +1,5 @@
 // Training checkpoint (EMBRCKPT container); 'W' prefix = wrapped payload.
-#include "engine/checkpoint.h"
+#include "engine/train/checkpoint.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
-#include "engine/binary_io.h"
+#include "engine/io/binary_io.h"
 
 namespace ember_fuzz {
 

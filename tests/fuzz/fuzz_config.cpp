@@ -1,5 +1,5 @@
 // Training config JSON (also what `ember_train --resume` reads back from a run).
-#include "engine/config.h"
+#include "engine/config/config.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,6 @@
 // CSV edge list (MUSAE *_edges.csv) + build_graph, and the label CSV reader on
 // the same bytes.
-#include "engine/loaders.h"
+#include "engine/data/loaders.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,6 @@
 // Numeric feature table "id, x_1..x_d": comma separated with a header, and
 // whitespace separated without one.
-#include "engine/loaders.h"
+#include "engine/data/loaders.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,7 +1,7 @@
 // Binary graph cache (EMBGRAPH container). Inputs starting with 'W' are
 // payloads wrapped in a valid header (checksums fixed up), so the payload
 // parser and the structural check are reached.
-#include "engine/graph_cache.h"
+#include "engine/data/graph_cache.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

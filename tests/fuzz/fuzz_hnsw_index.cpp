@@ -1,7 +1,7 @@
 // HNSW index file (EMBHNSW container around hnswlib's serialised index);
 // 'W' prefix = wrapped payload, which hands the fuzzer's bytes to the hnswlib
 // blob check. A loaded index must also answer a query.
-#include "engine/hnsw_index.h"
+#include "engine/retrieval/hnsw_index.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,6 +1,6 @@
 // MUSAE feature JSON {"node": [feature ids]}: both repeat modes, with and
 // without a vocabulary size; then aligned to the ids it names.
-#include "engine/loaders.h"
+#include "engine/data/loaders.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
 // NumPy .npy (embeddings.npy).
-#include "engine/npy.h"
+#include "engine/io/npy.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -1,5 +1,5 @@
 // SNAP edge list: read_snap_edges + build_graph (the path of `--graph file.txt`).
-#include "engine/loaders.h"
+#include "engine/data/loaders.h"
 #include "fuzz_common.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

@@ -3,7 +3,7 @@
 // is cut at NUL bytes into the four files (a missing part = an absent file).
 #include <sys/stat.h>
 
-#include "engine/split.h"
+#include "engine/data/split.h"
 #include "fuzz_common.h"
 #include "split_graph.h"
 

@@ -9,14 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "engine/binary_io.h"
-#include "engine/checkpoint.h"
-#include "engine/config.h"
-#include "engine/graph_cache.h"
-#include "engine/hnsw_index.h"
-#include "engine/npy.h"
-#include "engine/split.h"
-#include "engine/synthetic.h"
+#include "engine/io/binary_io.h"
+#include "engine/train/checkpoint.h"
+#include "engine/config/config.h"
+#include "engine/data/graph_cache.h"
+#include "engine/retrieval/hnsw_index.h"
+#include "engine/io/npy.h"
+#include "engine/data/split.h"
+#include "engine/data/synthetic.h"
 #include "split_graph.h"
 
 using namespace ember;

@@ -1,7 +1,7 @@
 // The fixed graph the split fuzz target and its seeds use: 64 users with
 // original ids 1000 + 7 i (not an identity map), a ring plus chords.
 #pragma once
-#include "engine/graph.h"
+#include "engine/data/graph.h"
 
 namespace ember_fuzz {
 

@@ -1,0 +1,103 @@
+// Training configuration: JSON in (nlohmann/json), defaults for everything,
+// validation with clear errors (unknown keys, wrong types, out-of-range
+// values name the key path), and the resolved config written next to a run's
+// outputs.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/data/data_config.h"
+
+namespace ember {
+
+struct ModelConfig {
+  int64_t hidden = 64;          // per-head features of hidden GAT layers = hidden / heads
+  int64_t embedding_dim = 64;
+  int64_t layers = 2;
+  int64_t heads = 4;
+  double dropout = 0.1;
+  double attn_dropout = 0.0;
+  bool residual = true;
+  bool elu = true;
+  double negative_slope = 0.2;
+};
+
+struct SamplingConfig {
+  std::vector<int64_t> fanouts{10, 5};
+  int64_t batch_size = 256;
+  int64_t prefetch = 4;
+  int64_t threads = 1;
+};
+
+struct CcaConfig {
+  double lambda = 1e-3;
+  double edge_drop = 0.2;
+  double feature_drop = 0.2;
+  int64_t head_hidden = 64;
+  int64_t head_out = 64;
+};
+
+struct MaeConfig {
+  double edge_drop = 0.2;
+  double exponent = 2.0;  // y of eq. 4
+};
+
+struct ObjectiveConfig {
+  double alpha = 1.0;    // retrieval (eq. 5)
+  double beta = 0.0;     // CCA (eq. 3)
+  double gamma = 0.0;    // MAE (eq. 4)
+  double temperature = 0.1;
+  int64_t random_negatives = 256;
+  bool logq_correction = false;
+  CcaConfig cca;
+  MaeConfig mae;
+};
+
+struct OptimConfig {
+  std::string optimizer = "adamw";  // "adam", "adamw", "sgd"
+  double lr = 3e-3;
+  double weight_decay = 1e-4;
+  int64_t warmup_steps = 20;
+  std::string decay = "cosine";     // "cosine", "none"
+  double clip_norm = 5.0;           // 0 = off
+};
+
+struct TrainLoopConfig {
+  int64_t epochs = 8;
+  int64_t steps_per_epoch = 0;      // 0 = one pass over the training queries
+  int64_t patience = 3;             // early stopping on validation Recall@50 (0 = off)
+  int64_t val_queries = 1000;       // validation users evaluated per epoch (0 = all)
+  int64_t checkpoint_every = 0;     // steps between checkpoints inside an epoch (0 = epoch ends only)
+  bool progress = true;
+  bool grad_diagnostics = false;    // log each objective's encoder gradient norm once per epoch (metrics.jsonl)
+};
+
+struct IndexConfig {
+  int64_t M = 16;
+  int64_t ef_construction = 200;
+  int64_t ef = 128;
+};
+
+struct TrainConfig {
+  uint64_t seed = 1;
+  std::string device = "cpu";  // "cpu", "cuda", "emu"
+  DataConfig data;
+  ModelConfig model;
+  SamplingConfig sampler;
+  ObjectiveConfig objectives;
+  OptimConfig optim;
+  TrainLoopConfig train;
+  IndexConfig index;
+
+  // Parses JSON text. Unknown keys, wrong types and invalid values throw
+  // ember::Error naming the key path (e.g. "config: model.heads must be >= 1").
+  static TrainConfig from_json_text(const std::string& text, const std::string& source = "config");
+  static TrainConfig from_file(const std::string& path);
+  std::string to_json_text() const;   // the resolved config, pretty-printed
+  void validate() const;
+  // Hash of the fields that change the model's shape (for checkpoint checks).
+  uint64_t model_hash() const;
+};
+
+}  // namespace ember

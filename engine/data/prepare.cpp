@@ -1,0 +1,145 @@
+#include "engine/data/prepare.h"
+
+#include <cstdio>
+#include <filesystem>
+
+#include "core/memory_budget.h"
+#include "engine/data/load_estimate.h"
+#include "engine/data/loaders.h"
+
+namespace ember {
+
+namespace fs = std::filesystem;
+
+// Structural fallback features for graphs without any: a one-hot id column
+// (a learnable id embedding through the input projection) and a one-hot
+// log2 bucket of the TRAINING degree (so held-out edges never leak in).
+SparseFeatures structural_features(const Graph& train) {
+  const int64_t n = train.num_nodes();
+  const int32_t buckets = kStructuralDegreeBuckets;
+  SparseFeatures f;
+  f.num_rows = n;
+  f.num_cols = static_cast<int32_t>(structural_feature_columns(n));
+  f.row_ptr.assign(1, 0);
+  for (int64_t u = 0; u < n; ++u) {
+    const int64_t deg = train.degree(u);
+    int32_t b = 0;
+    while (b + 1 < buckets && (int64_t(1) << b) <= deg) ++b;
+    f.col.push_back(static_cast<int32_t>(u));
+    f.val.push_back(1.0f);
+    f.col.push_back(static_cast<int32_t>(n) + b);
+    f.val.push_back(1.0f);
+    f.row_ptr.push_back(static_cast<int64_t>(f.col.size()));
+  }
+  return f;
+}
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suf) {
+  return s.size() >= suf.size() && s.compare(s.size() - suf.size(), suf.size(), suf) == 0;
+}
+
+// data.features: MUSAE JSON ({"id": [feature ids]}) or a dense CSV with a header.
+RawFeatures read_feature_file(const std::string& path) {
+  EMBER_CHECK(fs::is_regular_file(path), "data.features: '" << path << "' does not exist or is not a file");
+  if (ends_with(path, ".json")) return read_musae_features(path);
+  return read_dense_features(path);
+}
+
+// The edge-list file (SNAP text, or CSV with a header when the name ends in
+// .csv) with the optional feature file; ids only in the feature file become
+// users without friends (as load_dataset does for a folder).
+Graph load_edge_file(const DataConfig& d, const std::string& name, bool verbose) {
+  const bool csv = fs::path(d.graph).extension() == ".csv";
+  EdgeList edges = csv ? read_csv_edges(d.graph) : read_snap_edges(d.graph);
+  RawFeatures raw;
+  if (!d.features.empty()) raw = read_feature_file(d.features);
+  GraphBuildOptions bo;
+  bo.name = name;
+  bo.print_summary = verbose;
+  Graph g = build_graph(edges, raw.ids, bo);
+  if (d.features.empty()) return g;
+  // A feature file for another graph shares no id with the edge list.
+  std::vector<uint8_t> in_edges(static_cast<size_t>(g.num_nodes()), 0);
+  for (size_t i = 0; i < edges.size(); ++i) {
+    in_edges[static_cast<size_t>(g.ids.dense(edges.src[i]))] = 1;
+    in_edges[static_cast<size_t>(g.ids.dense(edges.dst[i]))] = 1;
+  }
+  int64_t covered = 0, edge_nodes = 0;
+  for (int64_t u = 0; u < g.num_nodes(); ++u) edge_nodes += in_edges[static_cast<size_t>(u)];
+  for (int64_t id : raw.ids) covered += in_edges[static_cast<size_t>(g.ids.dense(id))];
+  EMBER_CHECK(covered > 0, "data.features: '" << d.features << "' has " << raw.ids.size()
+                                              << " rows but none for a user of the edge list " << d.graph
+                                              << " (ids must be the edge list's node ids)");
+  g.features = align_features(raw, g.ids, d.features);
+  if (verbose)
+    std::printf("features: %s: %lld columns, rows for %lld of the %lld users with friends%s\n", d.features.c_str(),
+                (long long)g.features.num_cols, (long long)covered, (long long)edge_nodes,
+                raw.ids.size() > static_cast<size_t>(covered)
+                    ? (", " + std::to_string(raw.ids.size() - static_cast<size_t>(covered)) + " more users only in the feature file").c_str()
+                    : "");
+  return g;
+}
+
+Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool verbose) {
+  if (d.graph == "synthetic") {
+    SyntheticConfig sc = d.synthetic;
+    sc.seed = seed;
+    name = "synthetic";
+    return generate_synthetic(sc, verbose).graph;
+  }
+  EMBER_CHECK(fs::exists(d.graph), "data.graph: '" << d.graph << "' does not exist (use \"synthetic\", a dataset folder"
+                                                   << " or an edge-list file)");
+  if (fs::is_directory(d.graph)) {
+    DatasetOptions opt;
+    opt.verbose = verbose;
+    Dataset ds = load_dataset(d.graph, opt);
+    name = ds.name;
+    if (!d.features.empty()) {
+      EMBER_CHECK(!ds.graph.has_features(), "data.features: the dataset folder " << d.graph << " has features of its own ("
+                                               << ds.graph.features.num_cols << " columns); data.features is for a graph "
+                                               << "without them (an edge-list file or a folder with only edges)");
+      RawFeatures raw = read_feature_file(d.features);
+      ds.graph.features = align_features(raw, ds.graph.ids, d.features);
+    }
+    return std::move(ds.graph);
+  }
+  name = fs::path(d.graph).stem().string();
+  return load_edge_file(d, name, verbose);
+}
+
+}  // namespace
+
+PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::string& out_dir, bool verbose) {
+  check_memory(estimate_graph_load(data), "loading the graph '" + data.graph + "'");
+  PreparedData d;
+  d.full = load_graph(data, seed, d.name, verbose);
+  SplitConfig sc;
+  sc.val_fraction = data.val_fraction;
+  sc.test_fraction = data.test_fraction;
+  sc.cold_user_fraction = data.cold_start_users;
+  sc.seed = seed;
+  d.split = make_split(d.full, sc);
+  if (!d.full.has_features()) {
+    d.split.train.features = structural_features(d.split.train);
+    d.full.features = d.split.train.features;
+    d.features_note = "structural fallback: one-hot id + log2 training-degree bucket";
+    if (verbose)
+      std::printf("note: %s has no node features: training on structural ones (one-hot id + training-degree bucket); "
+                  "supply features with data.features = <file> (MUSAE JSON or a dense CSV \"id, x_1, ..., x_d\")\n",
+                  d.name.c_str());
+  } else {
+    d.features_note = std::to_string(d.full.features.num_cols) + " sparse feature columns";
+  }
+  d.val = make_heldout(d.full.num_nodes(), d.split.val);
+  d.test = make_heldout(d.full.num_nodes(), d.split.test);
+  if (!out_dir.empty()) write_split(out_dir + "/split", d.full, d.split);
+  if (verbose)
+    std::printf("data: %s, %lld users, %lld training / %zu validation / %zu test edges, features: %s\n",
+                d.name.c_str(), (long long)d.full.num_nodes(), (long long)d.split.train.num_edges(),
+                d.split.val.size(), d.split.test.size(), d.features_note.c_str());
+  return d;
+}
+
+}  // namespace ember

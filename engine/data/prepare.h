@@ -1,0 +1,43 @@
+// Data preparation of a run: the graph that `data` names (generated,
+// loaded from a dataset folder, or read from an edge-list file plus an
+// optional feature file), its seeded train / validation / test split, the
+// held-out edges to score, and node features for every graph (structural
+// ones when the graph has none).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "engine/data/data_config.h"
+#include "engine/data/graph.h"
+#include "engine/data/split.h"
+
+namespace ember {
+
+// The graph of a run with its split and the held-out edges to score.
+struct PreparedData {
+  std::string name;
+  Graph full;
+  Split split;
+  HeldOut val, test;
+  std::string features_note;  // how node features were obtained
+};
+
+// Loads or generates the graph named by `data` (synthetic graphs use `seed`),
+// attaches data.features when given (MUSAE JSON, or a dense CSV "id, x_1, ...,
+// x_d" with a header; rows aligned to the graph's original ids, ids only in the
+// feature file become users without friends; a missing file, a file that shares
+// no id with the graph, or a dataset folder that has features of its own is
+// refused naming the file), splits it (seeded), gives featureless graphs the
+// structural fallback features (one-hot id + log2 training-degree bucket, said
+// once on stdout when verbose), and writes the split files to out_dir/split
+// when out_dir is not empty. The memory the load needs is checked first.
+PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::string& out_dir, bool verbose = true);
+
+// The structural fallback features of a training graph (see prepare_data):
+// one column per user plus kStructuralDegreeBuckets, two entries per row.
+constexpr int32_t kStructuralDegreeBuckets = 16;
+SparseFeatures structural_features(const Graph& train);
+inline int64_t structural_feature_columns(int64_t num_users) { return num_users + kStructuralDegreeBuckets; }
+constexpr int64_t kStructuralFeaturesPerUser = 2;
+
+}  // namespace ember

@@ -1,0 +1,113 @@
+#include "engine/retrieval/exact_topk.h"
+
+#include <algorithm>
+#include <cmath>
+#include <exception>
+#include <omp.h>
+
+#include "ops/topk.h"
+
+namespace ember {
+
+void Rankings::resize(size_t num_queries, int32_t k_) {
+  k = k_;
+  ids.assign(num_queries * static_cast<size_t>(k_), -1);
+  scores.assign(num_queries * static_cast<size_t>(k_), -INFINITY);
+}
+
+namespace {
+// out = emb with every row scaled to unit L2 norm (zero rows stay zero).
+void l2_normalize_into(const float* emb, int64_t n, int64_t d, float* out) {
+#pragma omp parallel for schedule(static) if (n * d > (1 << 16))
+  for (int64_t i = 0; i < n; ++i) {
+    const float* x = emb + i * d;
+    float* r = out + i * d;
+    double s = 0;
+    for (int64_t j = 0; j < d; ++j) s += static_cast<double>(x[j]) * x[j];
+    const float inv = s > 0 ? static_cast<float>(1.0 / std::sqrt(s)) : 1.0f;
+    for (int64_t j = 0; j < d; ++j) r[j] = x[j] * inv;
+  }
+}
+}  // namespace
+
+std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d) {
+  std::vector<float> out(static_cast<size_t>(n * d));
+  l2_normalize_into(emb, n, d, out.data());
+  return out;
+}
+
+Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
+                    const TopKConfig& cfg) {
+  EMBER_CHECK(n >= 0 && d > 0, "exact_topk: bad embedding shape " << n << " x " << d);
+  EMBER_CHECK(cfg.k >= 0, "exact_topk: k = " << cfg.k << ", expected >= 0");
+  EMBER_CHECK(cfg.query_block >= 1 && cfg.item_block >= 1,
+              "exact_topk: query_block and item_block must be >= 1, got " << cfg.query_block << ", " << cfg.item_block);
+  EMBER_CHECK(!exclude || exclude->num_nodes() == n,
+              "exact_topk: exclusion graph has " << exclude->num_nodes() << " nodes, embeddings " << n);
+  for (int32_t q : queries) EMBER_CHECK(q >= 0 && q < n, "exact_topk: query id " << q << " out of range 0.." << n - 1);
+  const int64_t Q = static_cast<int64_t>(queries.size());
+  const int32_t k = cfg.k;
+  Rankings out;
+  out.queries = queries;
+  out.resize(queries.size(), k);
+  if (Q == 0 || n == 0 || k == 0) return out;
+  const Device dev = cfg.device;
+  // The items once, normalised (cosine) or as given, on the device.
+  Tensor host_items = Tensor::empty({n, d}, DType::F32);
+  float* hp = host_items.data<float>();
+  if (cfg.normalize) {
+    l2_normalize_into(emb, n, d, hp);
+  } else {
+    std::copy(emb, emb + n * d, hp);
+  }
+  const float* items = hp;
+  const Tensor all = dev == Device::CPU ? host_items : host_items.to(dev);
+  auto run_block = [&](int64_t q0, int64_t nb) {
+    std::vector<float> qh(static_cast<size_t>(nb * d));
+    std::vector<int64_t> eo(static_cast<size_t>(nb) + 1, 0);
+    std::vector<int32_t> ei;
+    for (int64_t i = 0; i < nb; ++i) {
+      const int32_t q = queries[q0 + i];
+      std::copy(items + q * d, items + (q + 1) * d, qh.begin() + i * d);
+      // Exclusions: the query and its neighbours, sorted.
+      const size_t start = ei.size();
+      ei.push_back(q);
+      if (exclude)
+        for (int32_t v : exclude->neighbors_of(q)) ei.push_back(v);
+      std::sort(ei.begin() + static_cast<std::ptrdiff_t>(start), ei.end());
+      eo[i + 1] = static_cast<int64_t>(ei.size());
+    }
+    TopKLists best = topk_inner_product(Tensor::from_vector(qh, {nb, d}, dev), all,
+                                        Tensor::from_vector(eo, {nb + 1}, dev),
+                                        Tensor::from_vector(ei, {static_cast<int64_t>(ei.size())}, dev), k,
+                                        cfg.item_block);
+    const std::vector<float> hs = best.scores.to_vector<float>();
+    const std::vector<int32_t> hi = best.ids.to_vector<int32_t>();
+    std::copy(hs.begin(), hs.end(), out.scores.begin() + q0 * k);
+    std::copy(hi.begin(), hi.end(), out.ids.begin() + q0 * k);
+  };
+  if (dev == Device::CPU) {
+    // One query block per thread at a time (the kernels run single-threaded
+    // inside the parallel region); the lists do not depend on the thread count.
+    const int threads = omp_get_max_threads();
+    const int64_t B = std::max<int64_t>(1, std::min<int64_t>(cfg.query_block, (Q + threads - 1) / threads));
+    const int64_t nblocks = (Q + B - 1) / B;
+    std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t blk = 0; blk < nblocks; ++blk) {
+      try {
+        run_block(blk * B, std::min(B, Q - blk * B));
+      } catch (...) {
+#pragma omp critical(ember_exact_topk_error)
+        if (!error) error = std::current_exception();
+      }
+    }
+    if (error) std::rethrow_exception(error);
+  } else {
+    const int64_t B = std::min<int64_t>(cfg.query_block, Q);
+    for (int64_t q0 = 0; q0 < Q; q0 += B) run_block(q0, std::min(B, Q - q0));
+  }
+  return out;
+}
+
+}  // namespace ember

@@ -1,0 +1,47 @@
+// Exact top-K retrieval by inner product, with per-query exclusions (the user
+// and its training friends), on any device: blocks of B queries go through
+// ops/topk.h (GEMM tiles of T items merged into running top-k lists; the one
+// top-K implementation, CPU reference and kernels alike); memory
+// O(N*d + B*T + B*K).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+#include "engine/data/graph.h"
+
+namespace ember {
+
+// Ranked lists for a set of query users: row q holds up to k item ids (dense)
+// best first, -1 in unused slots, with their scores.
+struct Rankings {
+  int32_t k = 0;
+  std::vector<int32_t> queries;
+  std::vector<int32_t> ids;     // queries.size() * k
+  std::vector<float> scores;    // queries.size() * k
+  const int32_t* row(size_t q) const { return ids.data() + q * static_cast<size_t>(k); }
+  const float* row_scores(size_t q) const { return scores.data() + q * static_cast<size_t>(k); }
+  void resize(size_t num_queries, int32_t k_);
+};
+
+struct TopKConfig {
+  int32_t k = 100;
+  int64_t query_block = 128;   // B: queries per GEMM tile
+  int64_t item_block = 1024;   // T: items per GEMM tile (B x T floats stay in L2)
+  bool normalize = true;       // L2-normalise rows first (cosine); zero rows stay zero
+  Device device = Device::CPU; // where the tiles are scored and merged (cpu, cuda, emu)
+};
+
+// Order used everywhere: higher score first, ties -> smaller id first.
+inline bool topk_better(float s1, int32_t i1, float s2, int32_t i2) { return s1 > s2 || (s1 == s2 && i1 < i2); }
+
+// Top-k items for each query over all n items of `emb` (n x d row-major),
+// skipping the query itself and, when `exclude` is given, its neighbours in
+// that graph. Deterministic for any thread count.
+Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
+                    const TopKConfig& cfg = {});
+
+// Copy of emb with every row scaled to unit L2 norm (zero rows unchanged).
+std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d);
+
+}  // namespace ember

@@ -1,0 +1,175 @@
+#include "engine/sampling/batch.h"
+
+#include <cmath>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "core/philox.h"
+#include "engine/sampling/augment.h"
+
+namespace ember {
+
+namespace {
+
+GraphView view_of(const Subgraph& s, SparseFeatures features) {
+  GraphView v;
+  v.num_nodes = s.num_nodes();
+  v.src = s.edge_src;
+  v.dst = s.edge_dst;
+  v.features = std::move(features);
+  return v;
+}
+
+// Stream ids of the per-batch random decisions (all Philox, keyed by seed).
+enum : uint64_t { kPermStream = 11, kPosStream = 12, kNegStream = 13, kAugStream = 14 };
+
+}  // namespace
+
+BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users)
+    : g_(train), cfg_(cfg), users_(std::move(train_users)) {
+  EMBER_CHECK(!users_.empty(), "training: no user has a training edge");
+  for (int32_t u : users_)
+    EMBER_CHECK(u >= 0 && u < g_.num_nodes() && g_.degree(u) > 0, "training: user " << u << " has no training edge");
+  if (cfg_.objectives.logq_correction) {
+    // Expected appearances of user v among a batch's candidates: B in-batch
+    // positives (a uniform query's uniform training friend:
+    // p_pos(v) = (1/|U|) sum_{u in N(v) and U} 1/deg(u)) plus R uniform random users.
+    const int64_t n = g_.num_nodes();
+    std::vector<double> p_pos(static_cast<size_t>(n), 0.0);
+    for (int32_t u : users_) {
+      const double w = 1.0 / (static_cast<double>(users_.size()) * static_cast<double>(g_.degree(u)));
+      for (int32_t v : g_.neighbors_of(u)) p_pos[v] += w;
+    }
+    const double B = static_cast<double>(std::min<int64_t>(cfg_.sampler.batch_size, users_.size()));
+    const double R = static_cast<double>(cfg_.objectives.random_negatives);
+    log_q_.resize(static_cast<size_t>(n));
+    for (int64_t v = 0; v < n; ++v) {
+      const double q = B * p_pos[v] + R / static_cast<double>(n);
+      log_q_[v] = q > 0.0 ? static_cast<float>(std::log(q)) : 0.0f;  // q = 0: never a candidate
+    }
+  }
+}
+
+int64_t BatchBuilder::batches_per_epoch() const {
+  const int64_t b = cfg_.sampler.batch_size;
+  return (static_cast<int64_t>(users_.size()) + b - 1) / b;
+}
+
+TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
+  const uint64_t seed = cfg_.seed;
+  const uint64_t key = static_cast<uint64_t>(epoch) * 1000003ull + static_cast<uint64_t>(index);
+  // Per-epoch permutation of the users (Fisher-Yates with a seeded Rng).
+  std::vector<int32_t> perm = users_;
+  Rng prng(seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull), kPermStream);
+  for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[prng.below(i)]);
+  const int64_t bsz = cfg_.sampler.batch_size;
+  const int64_t begin = index * bsz, end = std::min<int64_t>(begin + bsz, perm.size());
+  EMBER_CHECK(begin < end, "batch " << index << " is past the end of epoch " << epoch);
+
+  TrainBatch tb;
+  tb.epoch = epoch;
+  tb.index_in_epoch = index;
+  const int32_t B = static_cast<int32_t>(end - begin);
+  tb.num_queries = B;
+  // Seeds: queries, then positives and negatives not already present.
+  std::vector<int32_t> seeds(perm.begin() + begin, perm.begin() + end);
+  std::unordered_map<int32_t, int32_t> local;
+  for (int32_t i = 0; i < B; ++i) local[seeds[i]] = i;
+  auto seed_of = [&](int32_t u) {
+    auto it = local.find(u);
+    if (it != local.end()) return it->second;
+    const int32_t id = static_cast<int32_t>(seeds.size());
+    seeds.push_back(u);
+    local[u] = id;
+    return id;
+  };
+  std::vector<int32_t> pos_global(B);
+  for (int32_t b = 0; b < B; ++b) {
+    const int32_t q = seeds[b];
+    auto nb = g_.neighbors_of(q);
+    pos_global[b] = nb[static_cast<int64_t>(philox::bits64(seed, kPosStream, key * 65536 + b) % nb.size())];
+  }
+  const int64_t R = cfg_.objectives.random_negatives;
+  std::vector<int32_t> neg_global(R);
+  for (int64_t r = 0; r < R; ++r)
+    neg_global[r] = static_cast<int32_t>(philox::bits64(seed, kNegStream, key * 65536 + r) % g_.num_nodes());
+  for (int32_t b = 0; b < B; ++b) tb.candidates.push_back(seed_of(pos_global[b]));
+  for (int64_t r = 0; r < R; ++r) tb.candidates.push_back(seed_of(neg_global[r]));
+  const int64_t C = static_cast<int64_t>(tb.candidates.size());
+  if (!log_q_.empty()) {
+    tb.log_q.resize(static_cast<size_t>(C));
+    for (int64_t j = 0; j < C; ++j) tb.log_q[j] = log_q_[seeds[tb.candidates[j]]];
+  }
+  tb.positives.resize(B);
+  tb.mask.assign(static_cast<size_t>(B) * C, 1);
+  for (int32_t b = 0; b < B; ++b) {
+    tb.positives[b] = b;
+    const int32_t q = seeds[b];
+    for (int64_t j = 0; j < C; ++j) {
+      if (j == b) continue;
+      const int32_t c = seeds[tb.candidates[j]];
+      // The query itself, its own positive again, or another training friend
+      // of the query (an accidental hit) is not a negative.
+      if (c == q || c == pos_global[b] || g_.has_edge(q, c)) tb.mask[b * C + j] = 0;
+    }
+  }
+
+  // The k-hop subgraph around all seeds (local ids 0..S-1 are the seeds).
+  SamplerConfig sc;
+  sc.fanouts.clear();  // replace SamplerConfig's default {15, 10}, never append to it
+  for (int64_t f : cfg_.sampler.fanouts) sc.fanouts.push_back(static_cast<int32_t>(f));
+  sc.seed = seed;
+  NeighborSampler sampler(g_, sc);
+  Subgraph sg = sampler.sample(seeds, key);
+  // Remove the target edges (query, positive) from message passing, so the
+  // model cannot read the answer off the graph.
+  {
+    std::vector<std::pair<int32_t, int32_t>> targets;
+    for (int32_t b = 0; b < B; ++b) {
+      const int32_t p = tb.candidates[b];
+      targets.emplace_back(b, p);
+      targets.emplace_back(p, b);
+    }
+    std::sort(targets.begin(), targets.end());
+    std::vector<int32_t> src, dst;
+    for (size_t e = 0; e < sg.edge_src.size(); ++e) {
+      if (std::binary_search(targets.begin(), targets.end(), std::make_pair(sg.edge_src[e], sg.edge_dst[e]))) continue;
+      src.push_back(sg.edge_src[e]);
+      dst.push_back(sg.edge_dst[e]);
+    }
+    sg.edge_src.swap(src);
+    sg.edge_dst.swap(dst);
+  }
+  tb.global_ids = sg.global_ids;
+  SparseFeatures feats = subgraph_features(g_.features, sg);
+  const uint64_t aug = philox::bits64(seed, kAugStream, key);
+  const auto& ob = cfg_.objectives;
+  if (ob.beta > 0.0) {
+    tb.cca_a = view_of(drop_edges(sg, ob.cca.edge_drop, aug + 1),
+                       drop_feature_columns(feats, ob.cca.feature_drop, aug + 2));
+    tb.cca_b = view_of(drop_edges(sg, ob.cca.edge_drop, aug + 3),
+                       drop_feature_columns(feats, ob.cca.feature_drop, aug + 4));
+  }
+  if (ob.gamma > 0.0) {
+    MaskedFeatures mf = mask_query_features(feats, B, 1.0, aug + 5);
+    tb.mae = view_of(drop_edges(sg, ob.mae.edge_drop, aug + 6), std::move(mf.features));
+    std::vector<uint8_t> informed(B, 0);
+    for (size_t e = 0; e < tb.mae.src.size(); ++e)
+      if (tb.mae.dst[e] < B && tb.mae.src[e] >= B) informed[tb.mae.dst[e]] = 1;
+    const int64_t F = feats.num_cols;
+    for (int32_t b = 0; b < B; ++b) {
+      tb.mae_masked.push_back(b);
+      if (!informed[b] || feats.row_nnz(b) == 0) continue;
+      const size_t row = tb.mae_rows.size();
+      tb.mae_rows.push_back(b);
+      tb.mae_target.resize((row + 1) * F, 0.0f);
+      for (int64_t k = feats.row_ptr[b]; k < feats.row_ptr[b + 1]; ++k)
+        tb.mae_target[row * F + feats.col[k]] = feats.val[k];
+    }
+  }
+  tb.retrieval = view_of(sg, std::move(feats));
+  return tb;
+}
+
+}  // namespace ember

@@ -1,0 +1,59 @@
+// One training step's data, prepared on worker threads (engine/prefetch.h):
+// the query users, their positives and random negatives as seeds of one
+// k-hop subgraph, the target edges removed from message passing, and the
+// augmented views of each enabled objective. Everything here is a pure
+// function of (training graph, config, epoch, batch index).
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "engine/config/config.h"
+#include "engine/data/graph.h"
+#include "engine/sampling/sampler.h"
+
+namespace ember {
+
+// A local graph to run the encoder on: directed message edges + features.
+struct GraphView {
+  int64_t num_nodes = 0;
+  std::vector<int32_t> src, dst;
+  SparseFeatures features;
+};
+
+struct TrainBatch {
+  int64_t epoch = 0, index_in_epoch = 0;
+  int32_t num_queries = 0;
+  std::vector<int64_t> global_ids;   // local id -> dense id (seeds first)
+  GraphView retrieval;               // the plain view (retrieval objective)
+  GraphView cca_a, cca_b;            // CCA views (edge drop + feature drop), when beta > 0
+  GraphView mae;                     // MAE view (edge drop, query rows masked), when gamma > 0
+  std::vector<int64_t> mae_masked;   // masked local rows (= the queries): mask token in, re-masked code
+  // Scored rows (eq. 4's V): masked queries that have features and at least
+  // one unmasked in-neighbour in the MAE view. A query with none would be
+  // reconstructed from nothing (its decoder output is exactly the bias, 0 at
+  // the start), where the cosine's gradient is ~1/eps and swamps the step.
+  std::vector<int64_t> mae_rows;
+  std::vector<float> mae_target;     // [mae_rows.size(), F] original features of the scored rows
+  std::vector<int64_t> candidates;   // [C] local ids: C = B in-batch positives + R random users
+  std::vector<int64_t> positives;    // [B]: candidate index of each query's positive (= b)
+  std::vector<int32_t> mask;         // [B, C]: 0 = excluded (the query itself, accidental hits)
+  std::vector<float> log_q;          // [C] log expected appearances of each candidate in a batch
+                                     // (objectives.logq_correction; empty when off)
+};
+
+class BatchBuilder {
+ public:
+  // train_users: users with at least one training edge (the queries).
+  BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users);
+  int64_t batches_per_epoch() const;
+  // Batch `index` of `epoch` (queries from a per-epoch seeded permutation).
+  TrainBatch build(int64_t epoch, int64_t index) const;
+
+ private:
+  const Graph& g_;
+  TrainConfig cfg_;
+  std::vector<int32_t> users_;
+  std::vector<float> log_q_;  // per user, when objectives.logq_correction
+};
+
+}  // namespace ember

@@ -1,0 +1,441 @@
+#include "engine/train/trainer.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/memory_budget.h"
+#include "engine/io/binary_io.h"
+#include "engine/io/interrupt.h"
+#include "engine/io/progress.h"
+#include "engine/retrieval/metrics.h"
+#include "engine/sampling/batch.h"
+#include "engine/sampling/prefetch.h"
+#include "engine/train/checkpoint.h"
+#include "engine/train/memory_estimate.h"
+#include "kernels/tensor_ops.h"
+#include "ops/elementwise.h"
+#include "ops/indexing.h"
+#include "ops/objectives.h"
+#include "ops/rows.h"
+
+namespace ember {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct DeviceView {
+  MessageGraph graph;
+  SparseCsr x;
+};
+
+DeviceView to_device(const GraphView& v, Device device) {
+  DeviceView dv;
+  dv.graph = build_message_graph(v.src, v.dst, v.num_nodes, MessageGraphOptions{}, device);
+  dv.x = to_sparse_csr(v.features, device);
+  return dv;
+}
+
+Tensor arange(int64_t n, Device device) {
+  std::vector<int64_t> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[i] = i;
+  return Tensor::from_vector(v, {n}, device);
+}
+
+std::unique_ptr<Optimizer> make_optimizer(const OptimConfig& o, std::vector<Variable> params) {
+  if (o.optimizer == "sgd") return std::make_unique<Sgd>(std::move(params), SgdOptions{o.lr, 0.9, o.weight_decay});
+  AdamOptions a;
+  a.lr = o.lr;
+  a.weight_decay = o.weight_decay;
+  a.decoupled = o.optimizer == "adamw";
+  return std::make_unique<Adam>(std::move(params), a);
+}
+
+// Users with at least one training friend: the query users of an epoch.
+std::vector<int32_t> training_users(const Graph& train) {
+  std::vector<int32_t> users;
+  for (int64_t u = 0; u < train.num_nodes(); ++u)
+    if (train.degree(u) > 0) users.push_back(static_cast<int32_t>(u));
+  return users;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run)
+    : cfg_(cfg), train_(train), val_(val), run_(std::move(run)), device_(parse_device_name(cfg.device)) {
+  cfg_.validate();
+  EMBER_CHECK(train_.has_features(), "trainer: the training graph has no node features (prepare_data adds them)");
+  check_memory(estimate_training(cfg_, graph_size(train_)), "training");
+  model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, device_);
+  optim_ = make_optimizer(cfg_.optim, model_->parameters());
+  if (run_.writes()) fs::create_directories(run_.path);
+}
+
+Trainer::~Trainer() = default;
+
+double Trainer::learning_rate(int64_t step, int64_t total_steps) const {
+  const double lr = cfg_.optim.lr;
+  const int64_t warm = cfg_.optim.warmup_steps;
+  if (warm > 0 && step < warm) return lr * static_cast<double>(step + 1) / static_cast<double>(warm);
+  if (cfg_.optim.decay == "none" || total_steps <= warm) return lr;
+  const double t = std::min(1.0, static_cast<double>(step - warm) / static_cast<double>(total_steps - warm));
+  return lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * t)));  // cosine from lr down to lr/10
+}
+
+std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t global_step, unsigned which) const {
+  const auto& ob = cfg_.objectives;
+  const int64_t B = b.num_queries;
+  std::vector<LossTerm> terms;
+  if (ob.alpha > 0.0 && (which & kRetrieval)) {  // eq. 5
+    DeviceView v = to_device(b.retrieval, device_);
+    Variable emb = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true});
+    Tensor cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
+    Variable q = l2_normalize_rows(gather_rows(emb, arange(B, device_)));
+    Variable c = l2_normalize_rows(gather_rows(emb, cand));
+    Tensor pos = Tensor::from_vector(b.positives, {B, 1}, device_);
+    Tensor mask = Tensor::from_vector(b.mask, {B, static_cast<int64_t>(b.candidates.size())}, device_);
+    RetrievalOptions ro;
+    ro.temperature = ob.temperature;
+    ro.mask = &mask;
+    if (!b.log_q.empty())  // sampled-softmax correction for popular in-batch candidates
+      ro.log_q = Tensor::from_vector(b.log_q, {static_cast<int64_t>(b.log_q.size())}, device_);
+    terms.push_back({kRetrieval, ob.alpha, retrieval_softmax_ce(q, c, pos, ro)});
+  }
+  if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3
+    DeviceView va = to_device(b.cca_a, device_), vb = to_device(b.cca_b, device_);
+    Variable za = model_->cca.forward(
+        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}));
+    Variable zb = model_->cca.forward(
+        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}));
+    terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
+  }
+  if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
+    DeviceView v = to_device(b.mae, device_);
+    const int64_t K = static_cast<int64_t>(b.mae_rows.size());
+    Tensor masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
+    Tensor rows = Tensor::from_vector(b.mae_rows, {K}, device_);
+    Variable h = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked);
+    Variable z = model_->mae.forward(h, v.graph, masked, rows);
+    const int64_t F = train_.features.num_cols;
+    Variable target(Tensor::from_vector(b.mae_target, {K, F}, device_));
+    terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent)});
+  }
+  return terms;
+}
+
+// Per objective, the norm of its own (unweighted) gradient on the shared
+// encoder's parameters, from a separate backward pass on the same batch and
+// dropout streams; the optimizer state and the parameters are not touched.
+// Shows how much each objective actually moves the encoder at given weights.
+std::map<std::string, double> Trainer::encoder_grad_norms(const TrainBatch& b, int64_t global_step) {
+  std::map<std::string, double> out;
+  std::vector<Variable> enc;
+  for (const auto& [name, v] : model_->named_parameters())
+    if (name.rfind("encoder.", 0) == 0) enc.push_back(v);
+  for (unsigned which : {kRetrieval, kCca, kMae}) {
+    optim_->zero_grad();
+    std::vector<LossTerm> t = loss_terms(b, global_step, which);
+    if (t.empty()) continue;
+    t[0].value.backward();
+    double s = 0.0;
+    for (const Variable& p : enc)
+      if (p.has_grad()) s += tensor::sum_squares(p.grad());
+    out[which == kRetrieval ? "retrieval" : which == kCca ? "cca" : "mae"] = std::sqrt(s);
+  }
+  optim_->zero_grad();
+  return out;
+}
+
+Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
+  StepLosses out;
+  optim_->zero_grad();
+  Variable l_ret, l_cca, l_mae;
+  const std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae);
+  for (const LossTerm& t : terms) (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
+  auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
+  out.retrieval = value(l_ret);
+  out.cca = value(l_cca);
+  out.mae = value(l_mae);
+  const char* names[3] = {"retrieval", "CCA", "MAE"};
+  const double vals[3] = {out.retrieval, out.cca, out.mae};
+  for (int i = 0; i < 3; ++i) {
+    if (!std::isfinite(vals[i])) {
+      out.ok = false;
+      out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(vals[i]);
+      return out;
+    }
+  }
+  Variable total;
+  for (const LossTerm& t : terms) {
+    Variable s = scale(t.value, t.weight);
+    total = total.defined() ? add(total, s) : s;
+  }
+  out.total = value(total);
+  total.backward();
+  const double norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
+  if (!std::isfinite(norm)) {
+    out.ok = false;
+    out.problem = "the gradient norm is " + std::to_string(norm) + " (a gradient has NaN/Inf)";
+    optim_->zero_grad();
+    return out;
+  }
+  optim_->step();
+  return out;
+}
+
+Tensor Trainer::embed_all() const {
+  NoGradGuard ng;
+  std::vector<int32_t> src, dst;
+  src.reserve(train_.neighbors.size());
+  dst.reserve(train_.neighbors.size());
+  for (int64_t u = 0; u < train_.num_nodes(); ++u)
+    for (int32_t v : train_.neighbors_of(u)) {
+      src.push_back(v);
+      dst.push_back(static_cast<int32_t>(u));
+    }
+  MessageGraph g = build_message_graph(src, dst, train_.num_nodes(), MessageGraphOptions{}, device_);
+  SparseCsr x = to_sparse_csr(train_.features, device_);
+  Variable emb = model_->encoder.forward(x, g, ForwardRng{cfg_.seed, 0, false});
+  return emb.value().to(Device::CPU);
+}
+
+double Trainer::validate() const {
+  std::vector<int32_t> users = val_.users();
+  if (users.empty()) return 0.0;
+  if (cfg_.train.val_queries > 0 && static_cast<int64_t>(users.size()) > cfg_.train.val_queries) {
+    Rng r(cfg_.seed, 77);
+    for (size_t i = users.size(); i > 1; --i) std::swap(users[i - 1], users[r.below(i)]);
+    users.resize(static_cast<size_t>(cfg_.train.val_queries));
+    std::sort(users.begin(), users.end());
+  }
+  Tensor emb = embed_all();
+  TopKConfig tk;
+  tk.k = 50;
+  Rankings r = exact_topk(emb.data<float>(), emb.size(0), emb.size(1), users, &train_, tk);
+  MetricsConfig mc;
+  mc.ks = {50};
+  mc.mrr_depth = 50;
+  EvalReport rep = evaluate_rankings(r, train_, val_, "validation", mc);
+  return rep.all().recall.at(0);
+}
+
+void Trainer::save_state(int64_t epoch, int64_t step_in_epoch) const {
+  if (!run_.writes()) return;
+  Checkpoint c;
+  c.config_hash = cfg_.model_hash();
+  c.epoch = epoch;
+  c.step = global_step_;
+  c.step_in_epoch = step_in_epoch;
+  c.rng_seed = cfg_.seed;
+  c.best_metric = best_metric_;
+  c.best_epoch = best_epoch_;
+  c.epochs_without_improvement = bad_epochs_;
+  c.meta_json = cfg_.to_json_text();
+  const auto named = model_->named_parameters();
+  for (const auto& [name, v] : named) c.params.emplace_back(name, v.value().to(Device::CPU));
+  for (size_t i = 0; i < best_params_.size(); ++i) c.params.emplace_back("best." + named[i].first, best_params_[i]);
+  for (const Tensor& t : optim_->state()) c.optimizer_state.push_back(t.to(Device::CPU));
+  c.optimizer_steps = optim_->steps();
+  save_checkpoint(run_.checkpoint(), c);
+}
+
+void Trainer::load_state() {
+  const std::string path = run_.checkpoint();
+  Checkpoint c = load_checkpoint(path, cfg_.model_hash());
+  auto named = model_->named_parameters();
+  EMBER_CHECK(c.params.size() == named.size() || c.params.size() == 2 * named.size(),
+              path << ": checkpoint has " << c.params.size() << " tensors, the model has " << named.size()
+                   << " parameters");
+  for (size_t i = 0; i < named.size(); ++i) {
+    EMBER_CHECK(c.params[i].first == named[i].first && c.params[i].second.shape() == named[i].second.shape(),
+                path << ": parameter " << i << " is '" << c.params[i].first << "' "
+                     << shape_str(c.params[i].second.shape()) << ", the model expects '" << named[i].first << "' "
+                     << shape_str(named[i].second.shape()));
+    named[i].second.mutable_value().copy_from(c.params[i].second);
+  }
+  best_params_.clear();
+  for (size_t i = named.size(); i < c.params.size(); ++i) best_params_.push_back(c.params[i].second);
+  optim_->load_state(c.optimizer_state);
+  optim_->set_steps(c.optimizer_steps);
+  epoch_ = c.epoch;
+  step_in_epoch_ = c.step_in_epoch;
+  global_step_ = c.step;
+  best_metric_ = c.best_metric;
+  best_epoch_ = c.best_epoch;
+  bad_epochs_ = c.epochs_without_improvement;
+}
+
+// ---- fit, step by step ------------------------------------------------------------
+
+// A fresh run writes config.json and an empty metrics.jsonl; a resumed one
+// loads the checkpoint. Either way, temporary files of atomic writes that a
+// kill of an earlier run left behind are removed first.
+void Trainer::begin_run(bool resume) {
+  bad_steps_ = 0;
+  if (run_.writes()) {
+    const int stale = remove_stale_temp_files(run_.path) + remove_stale_temp_files(run_.split_dir());
+    if (stale > 0)
+      std::printf("removed %d temporary file(s) left by an interrupted run in %s\n", stale, run_.path.c_str());
+  }
+  if (resume) {
+    EMBER_CHECK(run_.writes() && file_exists(run_.checkpoint()), "--resume: no checkpoint at " << run_.checkpoint());
+    load_state();
+    std::printf("resumed from %s: epoch %lld, step %lld\n", run_.checkpoint().c_str(), (long long)epoch_,
+                (long long)global_step_);
+  } else if (run_.writes()) {
+    const std::string text = cfg_.to_json_text();
+    write_file_atomic(run_.config(), text.data(), text.size());
+    std::ofstream f(run_.metrics(), std::ios::trunc);
+    EMBER_CHECK(f.good(), run_.metrics() << ": cannot create (" << std::strerror(errno) << ")");
+  }
+}
+
+// The batches of epoch_ from step_in_epoch_ on: prefetched on worker threads,
+// one optimizer step each, progress, periodic checkpoints. Stops early (with
+// a checkpoint) on SIGINT/SIGTERM or when max_steps are done in this call.
+Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_epoch, int64_t total_steps,
+                                     int64_t max_steps, int64_t& steps_this_call, EpochStats& st) {
+  const int64_t epoch = epoch_;
+  OrderedPrefetcher<TrainBatch> prefetch(static_cast<uint64_t>(step_in_epoch_), static_cast<uint64_t>(per_epoch),
+                                         static_cast<int>(cfg_.sampler.threads), static_cast<int>(cfg_.sampler.prefetch),
+                                         [&builder, epoch](uint64_t i) { return builder.build(epoch, static_cast<int64_t>(i)); });
+  Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs), per_epoch,
+                    cfg_.train.progress);
+  TrainBatch batch;
+  while (prefetch.next(batch)) {
+    if (cfg_.train.grad_diagnostics && st.grad_norms.empty()) st.grad_norms = encoder_grad_norms(batch, global_step_);
+    optim_->set_learning_rate(learning_rate(global_step_, total_steps));
+    const StepLosses l = train_step(batch, global_step_);
+    if (!l.ok) {
+      std::fprintf(stderr, "warning: step %lld skipped: %s; parameters stay at the last good state\n",
+                   (long long)global_step_, l.problem.c_str());
+      EMBER_CHECK(++bad_steps_ < 5, "training stopped: 5 consecutive steps failed ("
+                                        << l.problem << "); the last good checkpoint is " << run_.checkpoint());
+    } else {
+      bad_steps_ = 0;
+      ++st.good;
+      st.total += l.total;
+      st.retrieval += l.retrieval;
+      st.cca += l.cca;
+      st.mae += l.mae;
+    }
+    st.samples += batch.num_queries;
+    ++global_step_;
+    ++step_in_epoch_;
+    ++steps_this_call;
+    progress.update(step_in_epoch_, {{"loss", l.total}, {"ret", l.retrieval}, {"cca", l.cca}, {"mae", l.mae},
+                                     {"lr", optim_->learning_rate()}}, st.samples);
+    if (cfg_.train.checkpoint_every > 0 && global_step_ % cfg_.train.checkpoint_every == 0)
+      save_state(epoch_, step_in_epoch_);
+    const bool interrupted = interrupt_requested();
+    if (interrupted || (max_steps > 0 && steps_this_call >= max_steps)) {
+      prefetch.stop();
+      save_state(epoch_, step_in_epoch_);
+      progress.finish("interrupted after " + std::to_string(steps_this_call) + " steps" +
+                      (interrupted ? " (signal); checkpoint written" : " (max_steps)"));
+      return EpochEnd::Interrupted;
+    }
+  }
+  const double n = static_cast<double>(std::max<int64_t>(st.good, 1));
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "loss %.4f (ret %.4f, cca %.4f, mae %.4f)", st.total / n, st.retrieval / n,
+                st.cca / n, st.mae / n);
+  progress.finish(buf);
+  return EpochEnd::Completed;
+}
+
+void Trainer::append_metrics(const EpochStats& st, double recall50, bool improved, double seconds) const {
+  const double n = static_cast<double>(std::max<int64_t>(st.good, 1));
+  std::printf("  validation Recall@50 %.4f%s\n", recall50, improved ? " (best)" : "");
+  if (!run_.writes()) return;
+  nlohmann::json j{{"epoch", epoch_ + 1},           {"step", global_step_},        {"loss", st.total / n},
+                   {"retrieval", st.retrieval / n}, {"cca", st.cca / n},           {"mae", st.mae / n},
+                   {"val_recall@50", recall50},     {"lr", optim_->learning_rate()},
+                   {"skipped_steps", step_in_epoch_ - st.good}, {"seconds", seconds}};
+  if (!st.grad_norms.empty()) j["encoder_grad_norm"] = st.grad_norms;
+  std::ofstream f(run_.metrics(), std::ios::app);
+  f << j.dump() << "\n";
+  f.flush();
+  EMBER_CHECK(f.good(), run_.metrics() << ": cannot append the epoch's line (" << std::strerror(errno)
+                                       << "); is the disk full?");
+}
+
+bool Trainer::end_epoch(const EpochStats& st, double seconds) {
+  const double recall50 = validate();
+  const bool improved = recall50 > best_metric_;
+  if (improved) {
+    best_metric_ = recall50;
+    best_epoch_ = epoch_;
+    bad_epochs_ = 0;
+    best_params_.clear();
+    for (const Variable& p : model_->parameters()) best_params_.push_back(p.value().to(Device::CPU));
+  } else {
+    ++bad_epochs_;
+  }
+  append_metrics(st, recall50, improved, seconds);
+  step_in_epoch_ = 0;
+  const bool patience_out = cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience;
+  if (patience_out && epoch_ + 1 < cfg_.train.epochs)
+    std::printf("early stop: no improvement of validation Recall@50 for %lld epochs (best %.4f at epoch %lld)\n",
+                (long long)bad_epochs_, best_metric_, (long long)best_epoch_ + 1);
+  save_state(epoch_ + 1, 0);
+  return patience_out;
+}
+
+// Keep the best validation parameters as the trained model.
+void Trainer::restore_best_parameters() {
+  if (best_params_.empty()) return;
+  auto params = model_->parameters();
+  for (size_t i = 0; i < params.size(); ++i) params[i].mutable_value().copy_from(best_params_[i]);
+}
+
+TrainResult Trainer::result(double seconds) const {
+  TrainResult r;
+  r.steps = global_step_;
+  r.epochs_run = epoch_;
+  r.best_val_recall50 = best_metric_;
+  r.best_epoch = best_epoch_;
+  r.seconds = seconds;
+  r.stopped_early = cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience && epoch_ < cfg_.train.epochs;
+  return r;
+}
+
+TrainResult Trainer::fit(bool resume, int64_t max_steps) {
+  const auto t0 = std::chrono::steady_clock::now();
+  begin_run(resume);
+  BatchBuilder builder(train_, cfg_, training_users(train_));
+  const int64_t per_epoch = cfg_.train.steps_per_epoch > 0
+                                ? std::min(cfg_.train.steps_per_epoch, builder.batches_per_epoch())
+                                : builder.batches_per_epoch();
+  const int64_t total_steps = per_epoch * cfg_.train.epochs;
+  int64_t steps_this_call = 0;
+  // A resumed run that had already stopped early (its checkpoint was written
+  // after the early stop) finishes without training further.
+  bool stop = cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience;
+  for (; epoch_ < cfg_.train.epochs && !stop; ++epoch_) {
+    EpochStats stats;
+    if (run_epoch(builder, per_epoch, total_steps, max_steps, steps_this_call, stats) == EpochEnd::Interrupted) {
+      TrainResult r = result(seconds_since(t0));
+      r.interrupted = interrupt_requested();
+      r.epochs_run = epoch_;
+      return r;
+    }
+    stop = end_epoch(stats, seconds_since(t0));
+  }
+  restore_best_parameters();
+  save_state(epoch_, 0);
+  return result(seconds_since(t0));
+}
+
+}  // namespace ember

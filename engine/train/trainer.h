@@ -1,0 +1,108 @@
+// The SSMTL trainer, composed of a model (engine/train/model.h), the losses
+// of the enabled objectives (L = alpha L_ret + beta L_CCA + gamma L_MAE,
+// paper eqs. 3-6) and an optimizer (Adam/AdamW with warm-up and cosine decay,
+// clipping): mini-batches of query users with prefetched subgraphs
+// (engine/sampling), per-epoch validation Recall@50 with early stopping,
+// metrics.jsonl, atomic checkpoints with exact resume, NaN/Inf guards, and
+// full-graph inference. The data it trains on is prepared by
+// engine/data/prepare.h; its outputs go to a RunDir (engine/train/run_dir.h).
+#pragma once
+#include <map>
+#include <memory>
+#include <string>
+
+#include "autograd/optimizer.h"
+#include "engine/config/config.h"
+#include "engine/data/graph.h"
+#include "engine/data/split.h"
+#include "engine/train/model.h"
+#include "engine/train/run_dir.h"
+
+namespace ember {
+
+struct TrainBatch;
+class BatchBuilder;
+
+struct TrainResult {
+  double best_val_recall50 = 0.0;
+  int64_t best_epoch = -1;
+  int64_t steps = 0;
+  int64_t epochs_run = 0;
+  double seconds = 0.0;
+  bool stopped_early = false;  // patience ran out before the last configured epoch
+  bool interrupted = false;    // stopped by SIGINT/SIGTERM (or max_steps) after writing the checkpoint
+};
+
+class Trainer {
+ public:
+  // run receives config.json, metrics.jsonl, checkpoint.bin; RunDir{""}
+  // writes nothing (tests, inference).
+  Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run);
+  ~Trainer();
+  // Trains to the end (or early stop). resume = continue from the run's checkpoint.
+  // max_steps > 0 stops after that many optimizer steps in this call (tests of
+  // kill-and-resume); the checkpoint is then written at that point.
+  TrainResult fit(bool resume = false, int64_t max_steps = 0);
+  // Embeddings [N, embedding_dim] (CPU, float32) of every user, computed
+  // layer-wise over the whole training graph with the current parameters.
+  Tensor embed_all() const;
+  SsmtlModel& model() { return *model_; }
+  const TrainConfig& config() const { return cfg_; }
+
+ private:
+  struct StepLosses {
+    double total = 0, retrieval = 0, cca = 0, mae = 0;
+    bool ok = true;
+    std::string problem;
+  };
+  // Sums of one epoch's step losses (good steps only).
+  struct EpochStats {
+    double total = 0, retrieval = 0, cca = 0, mae = 0;
+    int64_t good = 0, samples = 0;
+    std::map<std::string, double> grad_norms;
+  };
+  enum class EpochEnd { Completed, Interrupted };
+
+  // fit(), step by step.
+  void begin_run(bool resume);
+  EpochEnd run_epoch(const BatchBuilder& builder, int64_t per_epoch, int64_t total_steps, int64_t max_steps,
+                     int64_t& steps_this_call, EpochStats& stats);
+  // Validation, best parameters, the metrics line, early stopping and the
+  // end-of-epoch checkpoint; returns true when training must stop.
+  bool end_epoch(const EpochStats& stats, double seconds);
+  void restore_best_parameters();
+  TrainResult result(double seconds) const;
+
+  StepLosses train_step(const TrainBatch& batch, int64_t global_step);
+  // The enabled objectives' loss terms on a batch (which: a mask of kRetrieval, kCca, kMae).
+  static constexpr unsigned kRetrieval = 1, kCca = 2, kMae = 4;
+  struct LossTerm {
+    unsigned which;
+    double weight;
+    Variable value;
+  };
+  std::vector<LossTerm> loss_terms(const TrainBatch& batch, int64_t global_step, unsigned which) const;
+  std::map<std::string, double> encoder_grad_norms(const TrainBatch& batch, int64_t global_step);
+  double learning_rate(int64_t step, int64_t total_steps) const;
+  double validate() const;
+  void append_metrics(const EpochStats& stats, double recall50, bool improved, double seconds) const;
+  void save_state(int64_t epoch, int64_t step_in_epoch) const;
+  void load_state();
+
+  TrainConfig cfg_;
+  const Graph& train_;
+  const HeldOut& val_;
+  RunDir run_;
+  Device device_;
+  std::unique_ptr<SsmtlModel> model_;
+  std::unique_ptr<Optimizer> optim_;
+  std::vector<Tensor> best_params_;
+  // Training position (restored by resume).
+  int64_t epoch_ = 0, step_in_epoch_ = 0, global_step_ = 0;
+  double best_metric_ = -1.0;
+  int64_t best_epoch_ = -1, bad_epochs_ = 0;
+  bool stopped_early_ = false;
+  int64_t bad_steps_ = 0;  // consecutive skipped steps
+};
+
+}  // namespace ember
