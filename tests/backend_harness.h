@@ -7,6 +7,8 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <string>
 #include <vector>
@@ -17,7 +19,25 @@
 namespace ember {
 namespace testing {
 
-// Devices other than the CPU that can run kernels in this build and machine.
+// A comparison test that has nothing to compare must not pass. Under ctest
+// (EMBER_CTEST_SKIP_CODE set by tests/CMakeLists.txt) it exits with that code,
+// which ctest reports as "Skipped" with the reason in the log; run directly,
+// it fails with the reason.
+[[noreturn]] inline void skip_comparison(const std::string& reason) {
+  const char* code = std::getenv("EMBER_CTEST_SKIP_CODE");
+  if (code && *code) {
+    std::printf("SKIPPED: %s\n", reason.c_str());
+    std::fflush(stdout);
+    std::exit(std::atoi(code));
+  }
+  FAIL("nothing to compare: " << reason << " (ctest reports this test as skipped)");
+  std::abort();  // FAIL throws; not reached
+}
+
+// Devices other than the CPU that can run kernels in this build and machine:
+// the emulator (always, unless built with EMBER_EMULATOR=OFF) and a real GPU
+// when one is usable. Never empty: without any the test is skipped (see
+// skip_comparison), so a backend comparison cannot pass vacuously.
 inline std::vector<Device> accelerator_devices() {
   std::vector<Device> devs;
   if (Context::get().emu_available()) devs.push_back(Device::EMU);
@@ -30,6 +50,9 @@ inline std::vector<Device> accelerator_devices() {
       warned = true;
     }
   }
+  if (devs.empty())
+    skip_comparison("this build has no backend beyond the CPU (EMBER_EMULATOR=OFF and no usable GPU: " +
+                    Context::get().cuda_unavailable_reason() + ")");
   return devs;
 }
 

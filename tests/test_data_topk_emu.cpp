@@ -5,6 +5,7 @@
 #include <random>
 
 #include "backend_harness.h"
+#include "backend_registry.h"
 #include "engine/retrieval/exact_topk.h"
 #include "kernels/topk.h"
 
@@ -16,12 +17,8 @@ struct MergeCase {
 };
 }  // namespace
 
-TEST_CASE("top-k selection kernel equals the CPU reference", "[data][emu]") {
+EMBER_BACKEND_TEST("topk", "top-k selection kernel equals the CPU reference", "[data][emu]") {
   const auto devices = testing::accelerator_devices();
-  if (devices.empty()) {
-    WARN("no emulator or GPU in this build: skipping");
-    return;
-  }
   std::mt19937 rng(3);
   for (MergeCase c : {MergeCase{3, 50, 1}, MergeCase{5, 2500, 7}, MergeCase{4, 1500, 100}, MergeCase{2, 300, 1000}}) {
     INFO("B " << c.B << " T " << c.T << " k " << c.k);
@@ -60,9 +57,8 @@ TEST_CASE("top-k selection kernel equals the CPU reference", "[data][emu]") {
   REQUIRE_THROWS_WITH(cpu::topk_merge_rows(s, 0, eo, ei, bs, bi), Catch::Contains("excl_offsets must have B + 1"));
 }
 
-TEST_CASE("exact_topk on the device path matches the CPU path", "[data][emu]") {
+EMBER_BACKEND_TEST("topk", "exact_topk on the device path matches the CPU path", "[data][emu]") {
   const auto devices = testing::accelerator_devices();
-  if (devices.empty()) return;
   const int64_t n = 900, d = 16;
   std::mt19937 rng(5);
   std::normal_distribution<float> N01;

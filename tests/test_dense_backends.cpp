@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "backend_harness.h"
+#include "backend_registry.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
 #include "kernels/rows.h"
@@ -44,7 +45,7 @@ void compare_all(const std::vector<Tensor>& inputs, const std::function<Tensor(c
 
 }  // namespace
 
-TEST_CASE("backends: element-wise ops", "[kernels][emu]") {
+EMBER_BACKEND_TEST("elementwise", "backends: element-wise ops", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64}) {
     // Odd sizes exercise the grid-stride tails; 70000 elements span several blocks.
     for (Shape s : {Shape{1, 1}, Shape{7, 13}, Shape{70, 1000}}) {
@@ -84,7 +85,7 @@ TEST_CASE("backends: dropout keeps about 1-p of the elements, scaled", "[kernels
   REQUIRE(kept / 100000.0 == Approx(0.75).margin(0.01));
 }
 
-TEST_CASE("backends: matmul", "[kernels][emu]") {
+EMBER_BACKEND_TEST("matmul", "backends: matmul", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64})
     for (Shape mkn : {Shape{1, 1, 1}, Shape{5, 3, 7}, Shape{33, 64, 17}})
       for (bool ta : {false, true})
@@ -97,7 +98,7 @@ TEST_CASE("backends: matmul", "[kernels][emu]") {
         }
 }
 
-TEST_CASE("backends: reductions", "[kernels][emu]") {
+EMBER_BACKEND_TEST("reduce", "backends: reductions", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64})
     for (Shape s : {Shape{1, 1}, Shape{3, 300}, Shape{257, 5}, Shape{40, 2000}}) {
       Tensor a = rand_t(s, dt, 7);
@@ -116,7 +117,7 @@ TEST_CASE("backends: reductions", "[kernels][emu]") {
     }
 }
 
-TEST_CASE("backends: row L2 normalisation and log-softmax, forward and backward", "[kernels][emu]") {
+EMBER_BACKEND_TEST("rows", "backends: row L2 normalisation and log-softmax, forward and backward", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64})
     for (Shape s : {Shape{1, 1}, Shape{9, 31}, Shape{300, 64}, Shape{3, 1000}}) {
       Tensor a = rand_t(s, dt, 9), g = rand_t(s, dt, 10);
@@ -141,7 +142,7 @@ TEST_CASE("backends: row L2 normalisation and log-softmax, forward and backward"
     }
 }
 
-TEST_CASE("backends: gather, scatter-add, concat, column slices", "[kernels][emu]") {
+EMBER_BACKEND_TEST("indexing", "backends: gather, scatter-add, concat, column slices", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64}) {
     Tensor x = rand_t({50, 7}, dt, 11);
     std::vector<int64_t> idx;
@@ -174,7 +175,7 @@ TEST_CASE("backends: gather, scatter-add, concat, column slices", "[kernels][emu
   }
 }
 
-TEST_CASE("backends: optimizer updates", "[kernels][emu]") {
+EMBER_BACKEND_TEST("optim", "backends: optimizer updates", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64}) {
     Tensor p = rand_t({1000}, dt, 14), g = rand_t({1000}, dt, 15);
     compare_all({p, g}, [](const std::vector<Tensor>& v) {

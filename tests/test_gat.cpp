@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "backend_harness.h"
+#include "backend_registry.h"
 #include "core/context.h"
 #include "gradcheck.h"
 #include "ops/gat.h"
@@ -144,7 +145,7 @@ TEST_CASE("gat: hand-computed 3-node graph", "[gat]") {
   }
 }
 
-TEST_CASE("gat: message graph builder (self-loops, duplicates, row order)", "[gat]") {
+EMBER_BACKEND_TEST("gat_graph", "gat: message graph builder (self-loops, duplicates, row order)", "[gat]") {
   // Edges 0->1 (twice), 1->1, 2->0; node 3 has no edges.
   const std::vector<int32_t> src{0, 0, 1, 2}, dst{1, 1, 1, 0};
   struct Case {
@@ -277,7 +278,7 @@ void compare_runs(const LayerRun& got, const LayerRun& ref, double tol, const st
 
 }  // namespace
 
-TEST_CASE("gat: CPU reference vs kernels on power-law graphs (forward and all gradients)", "[gat][emu]") {
+EMBER_BACKEND_TEST("gat", "gat: CPU reference vs kernels on power-law graphs (forward and all gradients)", "[gat][emu]") {
   const int64_t n = 300;
   EdgeList el = stress_edges(n, 8);
   struct Case {
@@ -308,7 +309,7 @@ TEST_CASE("gat: CPU reference vs kernels on power-law graphs (forward and all gr
   }
 }
 
-TEST_CASE("gat: kernels with several column tiles (H*F > 256)", "[gat][emu]") {
+EMBER_BACKEND_TEST("gat", "gat: kernels with several column tiles (H*F > 256)", "[gat][emu]") {
   // H*F = 300: the kernels walk the columns in two tiles of 256 and the last
   // head straddles the tile boundary.
   const int64_t n = 60;

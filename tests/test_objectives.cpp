@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "backend_harness.h"
+#include "backend_registry.h"
 #include "core/context.h"
 #include "gradcheck.h"
 #include "ops/objectives.h"
@@ -229,7 +230,7 @@ TEST_CASE("cca_loss: float64 gradcheck", "[objectives][gradcheck]") {
   check_grad([](const std::vector<Variable>& v) { return cca_loss(v[0], v[0], 0.3); }, {a}, "cca_loss(z, z)");
 }
 
-TEST_CASE("cca_loss: CPU vs CUDA kernels", "[objectives][emu]") {
+EMBER_BACKEND_TEST("cca", "cca_loss: CPU vs CUDA kernels", "[objectives][emu]") {
   // n = 1 and > 64 rows per GPU chunk, > 4096 rows per CPU chunk, k across column tiles.
   for (auto [n, k] : std::vector<std::pair<int64_t, int64_t>>{{1, 1}, {7, 5}, {300, 33}, {5000, 3}}) {
     Tensor a = rand_t({n, k}, 3, -2.0, 3.0), b = rand_t({n, k}, 4);
@@ -318,7 +319,7 @@ TEST_CASE("scaled_cosine_error: float64 gradcheck", "[objectives][gradcheck]") {
   }
 }
 
-TEST_CASE("scaled_cosine_error: CPU vs CUDA kernels", "[objectives][emu]") {
+EMBER_BACKEND_TEST("cosine_error", "scaled_cosine_error: CPU vs CUDA kernels", "[objectives][emu]") {
   const int64_t n = 60;
   for (int64_t d : {1, 37, 100}) {
     Tensor x = rand_t({n, d}, 10 + d), z = rand_t({n, d}, 20 + d);
@@ -473,7 +474,7 @@ TEST_CASE("retrieval_softmax_ce: float64 gradcheck", "[objectives][gradcheck]") 
   }
 }
 
-TEST_CASE("retrieval_softmax_ce: CPU vs CUDA kernels", "[objectives][emu]") {
+EMBER_BACKEND_TEST("retrieval_ce", "retrieval_softmax_ce: CPU vs CUDA kernels", "[objectives][emu]") {
   // Tile edges (64), several candidate splits, d across the 32-chunks and above
   // the 128-column backward chunk, masks, logQ, padding.
   for (const RetrievalCase& rc : {RetrievalCase{1, 1, 1, 1, false, false, 1.0}, RetrievalCase{5, 70, 3, 2, true, true, 0.5},

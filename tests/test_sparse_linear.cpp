@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "backend_harness.h"
+#include "backend_registry.h"
 #include "gradcheck.h"
 #include "ops/linear.h"
 #include "ops/reduce.h"
@@ -72,7 +73,7 @@ TEST_CASE("sparse_linear: float64 gradcheck of W and bias", "[objectives][gradch
   }
 }
 
-TEST_CASE("sparse_linear: CPU vs CUDA kernel (forward, dW, db)", "[objectives][emu]") {
+EMBER_BACKEND_TEST("spmm", "sparse_linear: CPU vs CUDA kernel (forward, dW, db)", "[objectives][emu]") {
   // out spans the 128-column passes; row 1 has more than 32 nonzeros (two
   // 32-pair loads per warp); row 0 is empty; 300 features with few hits each.
   for (int64_t out : {1, 33, 130, 260}) {
