@@ -1,6 +1,6 @@
 // Memory-estimate calibration: one training step plus one validation pass on
 // a synthetic graph, the process's measured peak RSS and the engine's tensor
-// peak against estimate_training() (engine/memory_estimate.h). Peak RSS is per
+// peak against estimate_training() (engine/train/memory_estimate.h). Peak RSS is per
 // process, so run one configuration per invocation:
 //
 //   build/bench/bench_memory_estimate --users 30000 --objectives all

@@ -1,4 +1,4 @@
-// Exact top-K retrieval building blocks (used by engine/eval_topk_device.cpp).
+// Exact top-K retrieval building blocks; the validated front is ops/topk.h.
 //
 // A query block of B rows is scored against item tiles of T rows; each tile's
 // scores are merged into running per-row top-k lists:

@@ -138,7 +138,7 @@ Graph small_graph() {
   return g;
 }
 
-// The graph cache payload layout of engine/graph_cache.cpp, field by field,
+// The graph cache payload layout of engine/data/graph_cache.cpp, field by field,
 // so single fields can be made hostile.
 struct CachePayload {
   int64_t n = 3;
@@ -160,7 +160,7 @@ struct CachePayload {
   }
 };
 
-// A checkpoint payload (engine/checkpoint.cpp layout) with one tensor whose
+// A checkpoint payload (engine/train/checkpoint.cpp layout) with one tensor whose
 // header fields can be made hostile.
 std::string checkpoint_with_tensor(int32_t dtype, const std::vector<int64_t>& shape, uint64_t bytes,
                                    const std::string& data, uint64_t param_count = 1) {
@@ -519,7 +519,7 @@ TEST_CASE("reliability corpus: checkpoint", "[reliability]") {
 }
 
 namespace {
-// hnswlib 0.6's serialised header (engine/hnsw_index.cpp checks it field by field).
+// hnswlib 0.6's serialised header (engine/retrieval/hnsw_index.cpp checks it field by field).
 struct HnswBlobHeader {
   uint64_t offset_level0 = 0, max_elements = 4, cur_count = 4, size_per_element = 0, label_offset = 0, offset_data = 0;
   int32_t max_level = 0;

@@ -1,4 +1,4 @@
-// Resource limits (engine/memory_estimate.h): the estimates follow the real
+// Resource limits (engine/train/memory_estimate.h): the estimates follow the real
 // sizes, check_memory refuses with the estimate and what is available, and
 // prepare_data / the Trainer refuse a job that does not fit before they
 // allocate it (tested with an artificially small "available" value).

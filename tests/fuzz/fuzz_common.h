@@ -49,7 +49,7 @@ inline std::string write_input(const std::string& name, const uint8_t* data, siz
   return path;
 }
 
-// A container file (engine/binary_io.h) around `payload` with a valid header
+// A container file (engine/io/binary_io.h) around `payload` with a valid header
 // and checksums, so the fuzzer reaches the payload parser past the checksum.
 inline std::vector<uint8_t> wrap_container(const char* magic, uint32_t version, const uint8_t* payload, size_t size) {
   std::vector<uint8_t> out(ember::kContainerHeaderBytes + size, 0);
