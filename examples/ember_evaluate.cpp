@@ -34,8 +34,9 @@ int main(int argc, char** argv) {
   try {
     TrainConfig cfg0 = RunDir{runs[0]}.load_config();
     PreparedData data = prepare_data(cfg0.data, cfg0.seed, "", false);
-    const HeldOut& truth = split == "test" ? data.test : data.val;
+    const HeldOut& truth = data.truth(split);
     const Graph& train = data.split.train;
+    const Graph& excluded = data.excluded(split);  // test: training + validation friends
     std::vector<int32_t> queries = truth.users();
     std::printf("evaluating on %zu %s users of %s (%lld users)\n", queries.size(), split.c_str(), data.name.c_str(),
                 (long long)data.full.num_nodes());
@@ -57,7 +58,7 @@ int main(int argc, char** argv) {
       char name[128];
       std::snprintf(name, sizeof name, "GAT a=%g b=%g g=%g", cfg.objectives.alpha, cfg.objectives.beta,
                     cfg.objectives.gamma);
-      EvalReport rep = evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), train, truth, name);
+      EvalReport rep = evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), train, excluded, truth, name);
       nlohmann::json j = rep.to_json();
       j["split"] = split;
       const std::string text = j.dump(2) + "\n";
@@ -66,20 +67,23 @@ int main(int argc, char** argv) {
     }
     if (baselines) {
       MetricsConfig mc;
-      const int32_t k = 100;
-      reports.push_back(evaluate_rankings(fof_rankings(train, queries, k, FofScore::CommonNeighbours), train, truth,
-                                          "FoF common neighbours", mc));
-      reports.push_back(evaluate_rankings(fof_rankings(train, queries, k, FofScore::AdamicAdar), train, truth,
+      HeuristicOptions ho;
+      ho.k = 100;
+      ho.seed = cfg0.seed;
+      ho.truth = &truth;
+      reports.push_back(evaluate_rankings(fof_rankings(train, excluded, queries, FofScore::CommonNeighbours, ho), train,
+                                          truth, "FoF common neighbours", mc));
+      reports.push_back(evaluate_rankings(fof_rankings(train, excluded, queries, FofScore::AdamicAdar, ho), train, truth,
                                           "FoF Adamic-Adar", mc));
-      reports.push_back(evaluate_rankings(popularity_rankings(train, queries, k), train, truth, "popularity", mc));
-      reports.push_back(evaluate_rankings(random_rankings(train, queries, k, cfg0.seed), train, truth, "random", mc));
+      reports.push_back(evaluate_rankings(popularity_rankings(train, excluded, queries, ho), train, truth, "popularity", mc));
+      reports.push_back(evaluate_rankings(random_rankings(excluded, queries, ho), train, truth, "random", mc));
       nlohmann::json j = nlohmann::json::object();
       for (size_t i = reports.size() - 4; i < reports.size(); ++i) j[reports[i].method] = reports[i].to_json();
       j["split"] = split;
       const std::string text = j.dump(2) + "\n";
       write_file_atomic(RunDir{runs[0]}.baselines(split), text.data(), text.size());
     }
-    for (const EvalReport& r : reports) std::printf("\n%s\n%s", r.method.c_str(), r.table().c_str());
+    for (const EvalReport& r : reports) std::printf("\n%s", r.table().c_str());
     // Summary: Recall@50 by training-degree bucket.
     std::printf("\nRecall@50 by training degree (%s split)\n%-28s", split.c_str(), "method");
     for (const auto& b : reports[0].buckets) std::printf(" %10s", b.name.c_str());

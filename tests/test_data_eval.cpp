@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 
 #include "engine/retrieval/baselines.h"
 #include "engine/retrieval/metrics.h"
@@ -154,19 +155,34 @@ TEST_CASE("metrics: recall, hit rate and MRR on a hand-made ranking", "[data]") 
 TEST_CASE("baselines: friends-of-friends, popularity, random", "[data]") {
   // 0 - 1, 0 - 2, 1 - 3, 2 - 3, 2 - 4, 4 - 5, 6 - 5, 7 isolated
   Graph g = dense_graph(8, {{0, 1}, {0, 2}, {1, 3}, {2, 3}, {2, 4}, {4, 5}, {6, 5}});
-  Rankings cn = fof_rankings(g, {0, 7}, 3, FofScore::CommonNeighbours);
-  // user 0: 3 via 1 and 2 (CN 2), 4 via 2 (CN 1)
-  REQUIRE(std::vector<int32_t>(cn.row(0), cn.row(0) + 3) == std::vector<int32_t>{3, 4, -1});
+  HeuristicOptions ho;
+  ho.k = 3;
+  Rankings cn = fof_rankings(g, g, {0, 7}, FofScore::CommonNeighbours, ho);
+  // user 0: 3 via 1 and 2 (CN 2), 4 via 2 (CN 1), then the rest (score 0) in random order
+  REQUIRE(cn.row(0)[0] == 3);
+  REQUIRE(cn.row(0)[1] == 4);
   REQUIRE(cn.row_scores(0)[0] == 2.0f);
-  REQUIRE(cn.row(1)[0] == -1);  // isolated user: nothing from FoF
-  Rankings aa = fof_rankings(g, {4}, 3, FofScore::AdamicAdar);
+  REQUIRE(cn.row_scores(0)[2] == 0.0f);
+  REQUIRE(cn.row(0)[2] >= 5);  // filled past the 2-hop candidates (5, 6 or 7)
+  // isolated user: no 2-hop candidate, the list is filled at random, never with itself
+  for (int j = 0; j < 3; ++j) {
+    REQUIRE(cn.row(1)[j] >= 0);
+    REQUIRE(cn.row(1)[j] != 7);
+    REQUIRE(cn.row_scores(1)[j] == 0.0f);
+  }
+  ho.k = 1;
+  Rankings aa = fof_rankings(g, g, {4}, FofScore::AdamicAdar, ho);
   // user 4 (friends 2, 5): via 2 (deg 3) -> 0, 3 ; via 5 (deg 2) -> 6. 1/log 2 > 1/log 3
   REQUIRE(aa.row(0)[0] == 6);
   REQUIRE(aa.row_scores(0)[0] == Approx(1.0 / std::log(2.0)));
-  Rankings pop = popularity_rankings(g, {2}, 3);
-  // degrees: 0:2 1:2 2:3 3:2 4:2 5:2 6:1 7:0; user 2 excludes itself and 0, 3, 4 -> 1, 5 (deg 2), 6
-  REQUIRE(std::vector<int32_t>(pop.row(0), pop.row(0) + 3) == std::vector<int32_t>{1, 5, 6});
-  Rankings rnd = random_rankings(g, {0, 2}, 10, 3);
+  ho.k = 3;
+  Rankings pop = popularity_rankings(g, g, {2}, ho);
+  // degrees: 0:2 1:2 2:3 3:2 4:2 5:2 6:1 7:0; user 2 excludes itself and 0, 3, 4 -> 1 and 5 (deg 2, in a
+  // seeded random order), then 6
+  REQUIRE(std::set<int32_t>{pop.row(0)[0], pop.row(0)[1]} == std::set<int32_t>{1, 5});
+  REQUIRE(pop.row(0)[2] == 6);
+  ho.k = 10;
+  Rankings rnd = random_rankings(g, {0, 2}, ho);
   for (size_t q = 0; q < 2; ++q)
     for (int j = 0; j < 10; ++j) {
       int32_t x = rnd.row(q)[j];
@@ -174,7 +190,7 @@ TEST_CASE("baselines: friends-of-friends, popularity, random", "[data]") {
       REQUIRE(x != rnd.queries[q]);
       REQUIRE_FALSE(g.has_edge(rnd.queries[q], x));
     }
-  REQUIRE(rnd.ids == random_rankings(g, {0, 2}, 10, 3).ids);
+  REQUIRE(rnd.ids == random_rankings(g, {0, 2}, ho).ids);
   // propagate + feature embeddings have the right shape
   SparseFeatures f;
   f.num_rows = 8;

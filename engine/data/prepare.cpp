@@ -111,6 +111,16 @@ Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool ver
 
 }  // namespace
 
+const HeldOut& PreparedData::truth(const std::string& s) const {
+  EMBER_CHECK(s == "test" || s == "val", "split '" << s << "': expected test or val");
+  return s == "test" ? test : val;
+}
+
+const Graph& PreparedData::excluded(const std::string& s) const {
+  EMBER_CHECK(s == "test" || s == "val", "split '" << s << "': expected test or val");
+  return s == "test" ? known_at_test : split.train;
+}
+
 PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::string& out_dir, bool verbose) {
   check_memory(estimate_graph_load(data), "loading the graph '" + data.graph + "'");
   PreparedData d;
@@ -132,6 +142,7 @@ PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::stri
   } else {
     d.features_note = std::to_string(d.full.features.num_cols) + " sparse feature columns";
   }
+  d.known_at_test = known_at_test(d.split);
   d.val = make_heldout(d.full.num_nodes(), d.split.val);
   d.test = make_heldout(d.full.num_nodes(), d.split.test);
   if (!out_dir.empty()) write_split(out_dir + "/split", d.full, d.split);

@@ -19,7 +19,14 @@ struct PreparedData {
   Graph full;
   Split split;
   HeldOut val, test;
+  // Training + validation friendships (structure only): the friends that are
+  // never candidates when the test split is scored (the protocol of
+  // docs/results.md); validation is scored excluding the training friends.
+  Graph known_at_test;
   std::string features_note;  // how node features were obtained
+  // The held-out friendships of "test" or "val", and the friends excluded when scoring them.
+  const HeldOut& truth(const std::string& split_name) const;
+  const Graph& excluded(const std::string& split_name) const;
 };
 
 // Loads or generates the graph named by `data` (synthetic graphs use `seed`),

@@ -122,6 +122,26 @@ std::vector<Edge> read_edges(const std::string& path, const Graph& g) {
 }
 }  // namespace
 
+Graph known_at_test(const Split& split) {
+  const Graph& t = split.train;
+  std::vector<int32_t> src, dst;
+  src.reserve(t.neighbors.size() / 2 + split.val.size());
+  dst.reserve(src.capacity());
+  for (int64_t u = 0; u < t.num_nodes(); ++u)
+    for (int32_t v : t.neighbors_of(u))
+      if (u < v) {
+        src.push_back(static_cast<int32_t>(u));
+        dst.push_back(v);
+      }
+  for (const Edge& e : split.val) {
+    src.push_back(e.u);
+    dst.push_back(e.v);
+  }
+  GraphBuildOptions quiet;
+  quiet.print_summary = false;
+  return build_graph_dense(t.num_nodes(), src, dst, quiet);
+}
+
 void write_split(const std::string& dir, const Graph& full, const Split& split) {
   std::filesystem::create_directories(dir);
   std::vector<Edge> train;

@@ -42,6 +42,10 @@ struct Split {
 
 Split make_split(const Graph& full, const SplitConfig& cfg);
 
+// Training + validation friendships (structure only, identity ids): the
+// friends that are never candidates when the test split is scored.
+Graph known_at_test(const Split& split);
+
 // Files (original ids, tab separated "u\tv", one edge per line, a '#' header
 // comment): <dir>/train.tsv, val.tsv, test.tsv, and cold_users.tsv (one id
 // per line). Written atomically; the directory is created.

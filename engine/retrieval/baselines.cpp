@@ -8,109 +8,163 @@
 
 namespace ember {
 
-namespace {
-bool is_friend(const Graph& g, int32_t u, int32_t v) {
-  auto nb = g.neighbors_of(u);
-  return std::binary_search(nb.begin(), nb.end(), v);
+uint64_t tie_key(uint64_t seed, int32_t query, int32_t item) {
+  return philox::bits64(seed, 0x7fe0000000000000ULL + static_cast<uint64_t>(static_cast<uint32_t>(query)),
+                        static_cast<uint64_t>(static_cast<uint32_t>(item)));
 }
-}  // namespace
 
-Rankings fof_rankings(const Graph& train, const std::vector<int32_t>& queries, int32_t k, FofScore score) {
-  const int64_t n = train.num_nodes();
+namespace {
+
+struct Scored {
+  float score;
+  uint64_t key;
+  int32_t id;
+};
+// Higher score first; ties by the random key, then the id.
+inline bool better(const Scored& a, const Scored& b) {
+  if (a.score != b.score) return a.score > b.score;
+  if (a.key != b.key) return a.key < b.key;
+  return a.id < b.id;
+}
+
+// Ranks every item of query u (all n users but u and its neighbours in
+// `exclude`) by (score_of(item) desc, tie key asc) into row qi of `out`, and,
+// with a truth set, the exact rank of u's best held-out friend.
+template <class ScoreOf>
+void rank_all_items(int32_t u, size_t qi, int64_t n, const Graph& exclude, const ScoreOf& score_of,
+                    const HeuristicOptions& opt, std::vector<Scored>& heap, Rankings& out) {
+  const int32_t k = out.k;
+  const auto ex = exclude.neighbors_of(u);
+  auto worse_on_top = [](const Scored& a, const Scored& b) { return better(a, b); };  // max-heap of the worst
+  heap.clear();
+  size_t e = 0;
+  for (int32_t x = 0; x < n; ++x) {
+    while (e < static_cast<size_t>(ex.size()) && ex[static_cast<int64_t>(e)] < x) ++e;
+    if (x == u || (e < static_cast<size_t>(ex.size()) && ex[static_cast<int64_t>(e)] == x)) continue;
+    const float s = score_of(x);
+    if (static_cast<int32_t>(heap.size()) == k) {
+      const Scored& w = heap.front();
+      if (s < w.score) continue;  // cheap reject before hashing
+      Scored c{s, tie_key(opt.seed, u, x), x};
+      if (!better(c, w)) continue;
+      std::pop_heap(heap.begin(), heap.end(), worse_on_top);
+      heap.back() = c;
+      std::push_heap(heap.begin(), heap.end(), worse_on_top);
+    } else {
+      heap.push_back(Scored{s, tie_key(opt.seed, u, x), x});
+      std::push_heap(heap.begin(), heap.end(), worse_on_top);
+    }
+  }
+  std::sort(heap.begin(), heap.end(), better);
+  for (size_t j = 0; j < heap.size(); ++j) {
+    out.ids[qi * k + j] = heap[j].id;
+    out.scores[qi * k + j] = heap[j].score;
+  }
+  if (!opt.truth || opt.truth->count(u) == 0) return;
+  // The best held-out friend, then every candidate that ranks above it.
+  const int32_t* pos = opt.truth->items.data() + opt.truth->offsets[u];
+  const int64_t npos = opt.truth->count(u);
+  bool have = false;
+  Scored best{0, 0, 0};
+  for (int64_t i = 0; i < npos; ++i) {
+    const int32_t p = pos[i];
+    if (p == u || std::binary_search(ex.begin(), ex.end(), p)) continue;
+    const Scored c{score_of(p), tie_key(opt.seed, u, p), p};
+    if (!have || better(c, best)) best = c;
+    have = true;
+  }
+  if (!have) return;
+  int64_t above = 0;
+  e = 0;
+  for (int32_t x = 0; x < n; ++x) {
+    while (e < static_cast<size_t>(ex.size()) && ex[static_cast<int64_t>(e)] < x) ++e;
+    if (x == u || (e < static_cast<size_t>(ex.size()) && ex[static_cast<int64_t>(e)] == x)) continue;
+    const float s = score_of(x);
+    if (s < best.score) continue;
+    if (better(Scored{s, s > best.score ? 0 : tie_key(opt.seed, u, x), x}, best)) ++above;
+  }
+  out.best_rank[qi] = above + 1;
+}
+
+Rankings empty_rankings(const std::vector<int32_t>& queries, const HeuristicOptions& opt) {
+  EMBER_CHECK(opt.k >= 1, "heuristic rankings: k = " << opt.k << ", expected >= 1");
   Rankings out;
   out.queries = queries;
-  out.resize(queries.size(), k);
+  out.resize(queries.size(), opt.k);
+  if (opt.truth) out.best_rank.assign(queries.size(), 0);
+  return out;
+}
+
+void check_queries(const std::vector<int32_t>& queries, int64_t n, const char* what) {
+  for (int32_t q : queries) EMBER_CHECK(q >= 0 && q < n, what << ": query " << q << " out of range 0.." << n - 1);
+}
+
+}  // namespace
+
+Rankings fof_rankings(const Graph& train, const Graph& exclude, const std::vector<int32_t>& queries, FofScore score,
+                      const HeuristicOptions& opt) {
+  const int64_t n = train.num_nodes();
+  EMBER_CHECK(exclude.num_nodes() == n, "fof_rankings: exclusion graph has " << exclude.num_nodes() << " nodes, "
+                                                                             << "training graph " << n);
+  check_queries(queries, n, "fof_rankings");
+  Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
 #pragma omp parallel
   {
     std::vector<float> acc(static_cast<size_t>(n), 0.0f);
-    std::vector<int32_t> touched, cand;
+    std::vector<int32_t> touched;
+    std::vector<Scored> heap;
 #pragma omp for schedule(dynamic, 16)
     for (int64_t qi = 0; qi < Q; ++qi) {
       const int32_t u = queries[qi];
       touched.clear();
       for (int32_t v : train.neighbors_of(u)) {
-        int64_t dv = train.degree(v);
+        const int64_t dv = train.degree(v);
         if (dv < 2) continue;  // only u
-        float w = score == FofScore::CommonNeighbours ? 1.0f : static_cast<float>(1.0 / std::log(static_cast<double>(dv)));
+        const float w = score == FofScore::CommonNeighbours ? 1.0f : static_cast<float>(1.0 / std::log(static_cast<double>(dv)));
         for (int32_t x : train.neighbors_of(v)) {
           if (x == u) continue;
           if (acc[x] == 0.0f) touched.push_back(x);
           acc[x] += w;
         }
       }
-      cand.clear();
-      for (int32_t x : touched)
-        if (!is_friend(train, u, x)) cand.push_back(x);
-      auto better = [&](int32_t a, int32_t b) {
-        if (acc[a] != acc[b]) return acc[a] > acc[b];
-        if (train.degree(a) != train.degree(b)) return train.degree(a) > train.degree(b);
-        return a < b;
-      };
-      size_t m = std::min<size_t>(cand.size(), static_cast<size_t>(k));
-      std::partial_sort(cand.begin(), cand.begin() + static_cast<std::ptrdiff_t>(m), cand.end(), better);
-      for (size_t j = 0; j < m; ++j) {
-        out.ids[qi * k + static_cast<int64_t>(j)] = cand[j];
-        out.scores[qi * k + static_cast<int64_t>(j)] = acc[cand[j]];
-      }
+      rank_all_items(u, static_cast<size_t>(qi), n, exclude, [&acc](int32_t x) { return acc[x]; }, opt, heap, out);
       for (int32_t x : touched) acc[x] = 0.0f;
     }
   }
   return out;
 }
 
-Rankings popularity_rankings(const Graph& train, const std::vector<int32_t>& queries, int32_t k) {
+Rankings popularity_rankings(const Graph& train, const Graph& exclude, const std::vector<int32_t>& queries,
+                             const HeuristicOptions& opt) {
   const int64_t n = train.num_nodes();
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return train.degree(a) > train.degree(b); });
-  Rankings out;
-  out.queries = queries;
-  out.resize(queries.size(), k);
+  EMBER_CHECK(exclude.num_nodes() == n, "popularity_rankings: exclusion graph has " << exclude.num_nodes()
+                                                                                    << " nodes, training graph " << n);
+  check_queries(queries, n, "popularity_rankings");
+  Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t qi = 0; qi < Q; ++qi) {
-    const int32_t u = queries[qi];
-    int32_t j = 0;
-    for (int64_t i = 0; i < n && j < k; ++i) {
-      int32_t x = order[i];
-      if (x == u || is_friend(train, u, x)) continue;
-      out.ids[qi * k + j] = x;
-      out.scores[qi * k + j] = static_cast<float>(train.degree(x));
-      ++j;
-    }
+#pragma omp parallel
+  {
+    std::vector<Scored> heap;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t qi = 0; qi < Q; ++qi)
+      rank_all_items(queries[qi], static_cast<size_t>(qi), n, exclude,
+                     [&train](int32_t x) { return static_cast<float>(train.degree(x)); }, opt, heap, out);
   }
   return out;
 }
 
-Rankings random_rankings(const Graph& train, const std::vector<int32_t>& queries, int32_t k, uint64_t seed) {
-  const int64_t n = train.num_nodes();
-  Rankings out;
-  out.queries = queries;
-  out.resize(queries.size(), k);
+Rankings random_rankings(const Graph& exclude, const std::vector<int32_t>& queries, const HeuristicOptions& opt) {
+  const int64_t n = exclude.num_nodes();
+  check_queries(queries, n, "random_rankings");
+  Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
-#pragma omp parallel for schedule(dynamic, 64)
-  for (int64_t qi = 0; qi < Q; ++qi) {
-    const int32_t u = queries[qi];
-    Rng r(seed, static_cast<uint64_t>(u));
-    const int64_t avail = n - 1 - train.degree(u);
-    std::vector<int32_t> pick;
-    if (avail <= 4LL * k) {  // small graph: shuffle all candidates
-      for (int64_t x = 0; x < n; ++x)
-        if (x != u && !is_friend(train, u, static_cast<int32_t>(x))) pick.push_back(static_cast<int32_t>(x));
-      for (size_t i = 0; i + 1 < pick.size(); ++i) std::swap(pick[i], pick[i + r.below(pick.size() - i)]);
-      if (pick.size() > static_cast<size_t>(k)) pick.resize(static_cast<size_t>(k));
-    } else {  // rejection sampling, distinct
-      while (pick.size() < static_cast<size_t>(k)) {
-        int32_t x = static_cast<int32_t>(r.below(static_cast<uint64_t>(n)));
-        if (x == u || is_friend(train, u, x) || std::find(pick.begin(), pick.end(), x) != pick.end()) continue;
-        pick.push_back(x);
-      }
-    }
-    for (size_t j = 0; j < pick.size(); ++j) {
-      out.ids[qi * k + static_cast<int64_t>(j)] = pick[j];
-      out.scores[qi * k + static_cast<int64_t>(j)] = 0.0f;
-    }
+#pragma omp parallel
+  {
+    std::vector<Scored> heap;
+#pragma omp for schedule(dynamic, 16)
+    for (int64_t qi = 0; qi < Q; ++qi)
+      rank_all_items(queries[qi], static_cast<size_t>(qi), n, exclude, [](int32_t) { return 0.0f; }, opt, heap, out);
   }
   return out;
 }

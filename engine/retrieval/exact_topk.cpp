@@ -5,6 +5,7 @@
 #include <exception>
 #include <omp.h>
 
+#include "kernels/tensor_ops.h"
 #include "ops/topk.h"
 
 namespace ember {
@@ -108,6 +109,73 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
     for (int64_t q0 = 0; q0 < Q; q0 += B) run_block(q0, std::min(B, Q - q0));
   }
   return out;
+}
+
+void fill_exact_best_ranks(Rankings& r, const float* emb, int64_t n, int64_t d, const Graph* exclude,
+                           const HeldOut& truth, const TopKConfig& cfg) {
+  EMBER_CHECK(truth.num_nodes() == n, "exact ranks: held-out set has " << truth.num_nodes() << " nodes, embeddings " << n);
+  EMBER_CHECK(!exclude || exclude->num_nodes() == n,
+              "exact ranks: exclusion graph has " << exclude->num_nodes() << " nodes, embeddings " << n);
+  const size_t Q = r.queries.size();
+  r.best_rank.assign(Q, 0);
+  std::vector<int32_t> todo;  // positions in r.queries whose best friend is not in the list
+  for (size_t q = 0; q < Q; ++q) {
+    const int32_t u = r.queries[q];
+    const int64_t npos = truth.count(u);
+    if (npos == 0) continue;
+    const int32_t* pos = truth.items.data() + truth.offsets[u];
+    for (int32_t j = 0; j < r.k; ++j) {
+      const int32_t x = r.row(q)[j];
+      if (x >= 0 && std::binary_search(pos, pos + npos, x)) {
+        r.best_rank[q] = j + 1;
+        break;
+      }
+    }
+    if (r.best_rank[q] == 0) todo.push_back(static_cast<int32_t>(q));
+  }
+  if (todo.empty()) return;
+  Tensor items = Tensor::empty({n, d}, DType::F32);
+  if (cfg.normalize) l2_normalize_into(emb, n, d, items.data<float>());
+  else std::copy(emb, emb + n * d, items.data<float>());
+  const Device dev = cfg.device;
+  const Tensor all = dev == Device::CPU ? items : items.to(dev);
+  const float* hp = items.data<float>();
+  const int64_t B = std::max<int64_t>(1, cfg.query_block);
+  for (size_t t0 = 0; t0 < todo.size(); t0 += static_cast<size_t>(B)) {
+    const int64_t nb = std::min<int64_t>(B, static_cast<int64_t>(todo.size() - t0));
+    std::vector<float> qh(static_cast<size_t>(nb * d));
+    for (int64_t i = 0; i < nb; ++i) {
+      const int32_t u = r.queries[todo[t0 + i]];
+      std::copy(hp + u * d, hp + (u + 1) * d, qh.begin() + i * d);
+    }
+    const Tensor scores = tensor::matmul(Tensor::from_vector(qh, {nb, d}, dev), all, false, true).to(Device::CPU);
+    const float* sc = scores.data<float>();
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int64_t i = 0; i < nb; ++i) {
+      const size_t q = static_cast<size_t>(todo[t0 + i]);
+      const int32_t u = r.queries[q];
+      const float* s = sc + i * n;
+      const int32_t* pos = truth.items.data() + truth.offsets[u];
+      const int64_t npos = truth.count(u);
+      auto excluded = [&](int32_t x) {
+        if (x == u) return true;
+        if (!exclude) return false;
+        const auto nb_u = exclude->neighbors_of(u);
+        return std::binary_search(nb_u.begin(), nb_u.end(), x);
+      };
+      int32_t best = -1;
+      for (int64_t j = 0; j < npos; ++j) {
+        const int32_t p = pos[j];
+        if (excluded(p) || std::isnan(s[p])) continue;
+        if (best < 0 || topk_better(s[p], p, s[best], best)) best = p;
+      }
+      if (best < 0) continue;
+      int64_t above = 0;
+      for (int32_t x = 0; x < n; ++x)
+        if (topk_better(s[x], x, s[best], best) && !excluded(x)) ++above;
+      r.best_rank[q] = above + 1;
+    }
+  }
 }
 
 }  // namespace ember

@@ -9,6 +9,7 @@
 
 #include "core/dtype.h"
 #include "engine/data/graph.h"
+#include "engine/data/split.h"
 
 namespace ember {
 
@@ -19,6 +20,11 @@ struct Rankings {
   std::vector<int32_t> queries;
   std::vector<int32_t> ids;     // queries.size() * k
   std::vector<float> scores;    // queries.size() * k
+  // Optional, per query: the exact rank (1-based, over every candidate item,
+  // not only the first k) of the query's best held-out friend; 0 when it has
+  // none. Filled by the methods that can rank every item (exact embeddings,
+  // the heuristics); the evaluator's MRR uses it when present.
+  std::vector<int64_t> best_rank;
   const int32_t* row(size_t q) const { return ids.data() + q * static_cast<size_t>(k); }
   const float* row_scores(size_t q) const { return scores.data() + q * static_cast<size_t>(k); }
   void resize(size_t num_queries, int32_t k_);
@@ -40,6 +46,14 @@ inline bool topk_better(float s1, int32_t i1, float s2, int32_t i2) { return s1 
 // that graph. Deterministic for any thread count.
 Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
                     const TopKConfig& cfg = {});
+
+// Fills r.best_rank: per query of r, the exact rank (1-based) of its best
+// held-out friend in `truth` among all n items but the query and its
+// neighbours in `exclude`, in exact_topk's order (same cfg). Read off the list
+// when the friend is in it, otherwise counted over every item (one GEMM row
+// per such query). 0 for a query without held-out friends.
+void fill_exact_best_ranks(Rankings& r, const float* emb, int64_t n, int64_t d, const Graph* exclude,
+                           const HeldOut& truth, const TopKConfig& cfg = {});
 
 // Copy of emb with every row scaled to unit L2 norm (zero rows unchanged).
 std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d);

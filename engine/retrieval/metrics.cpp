@@ -26,6 +26,9 @@ EvalReport evaluate_rankings(const Rankings& r, const Graph& train, const HeldOu
   rep.method = method;
   rep.ks = cfg.ks;
   rep.mrr_depth = cfg.mrr_depth;
+  rep.mrr_exact = !r.best_rank.empty();
+  EMBER_CHECK(!rep.mrr_exact || r.best_rank.size() == r.queries.size(),
+              "evaluate: best_rank has " << r.best_rank.size() << " entries for " << r.queries.size() << " queries");
   rep.buckets.resize(1 + nbk);
   rep.buckets[0].name = "all";
   for (size_t b = 0; b < nbk; ++b) rep.buckets[1 + b].name = bucket_name(cfg.bucket_edges, b);
@@ -52,7 +55,11 @@ EvalReport evaluate_rankings(const Rankings& r, const Graph& train, const HeldOu
         m->recall[i] += static_cast<double>(hits) / static_cast<double>(npos);
         m->hit_rate[i] += hits > 0 ? 1.0 : 0.0;
       }
-      if (!hit_ranks.empty() && hit_ranks[0] <= cfg.mrr_depth) m->mrr += 1.0 / hit_ranks[0];
+      if (rep.mrr_exact) {
+        if (r.best_rank[q] > 0) m->mrr += 1.0 / static_cast<double>(r.best_rank[q]);
+      } else if (!hit_ranks.empty() && hit_ranks[0] <= cfg.mrr_depth) {
+        m->mrr += 1.0 / hit_ranks[0];
+      }
     }
   }
   for (auto& m : rep.buckets) {
@@ -77,6 +84,7 @@ nlohmann::json EvalReport::to_json() const {
   nlohmann::json j;
   j["method"] = method;
   j["mrr_depth"] = mrr_depth;
+  j["mrr_exact"] = mrr_exact;
   j["ks"] = ks;
   nlohmann::json bs = nlohmann::json::array();
   for (const auto& b : buckets) {
@@ -97,7 +105,7 @@ nlohmann::json EvalReport::to_json() const {
 std::string EvalReport::table() const {
   std::ostringstream os;
   char buf[64];
-  os << method << "\n";
+  os << method << (mrr_exact ? "" : "  (MRR from the list, to depth " + std::to_string(mrr_depth) + ")") << "\n";
   os << "  bucket    queries";
   for (int32_t k : ks) { std::snprintf(buf, sizeof buf, "  R@%-4d", k); os << buf; }
   for (int32_t k : ks) { std::snprintf(buf, sizeof buf, " HR@%-4d", k); os << buf; }
@@ -113,13 +121,13 @@ std::string EvalReport::table() const {
   return os.str();
 }
 
-EvalReport evaluate_embeddings(const float* emb, int64_t n, int64_t d, const Graph& train, const HeldOut& truth,
-                               const std::string& method, const TopKConfig& topk, const MetricsConfig& cfg) {
+EvalReport evaluate_embeddings(const float* emb, int64_t n, int64_t d, const Graph& train, const Graph& exclude,
+                               const HeldOut& truth, const std::string& method, const TopKConfig& topk,
+                               const MetricsConfig& cfg) {
   TopKConfig t = topk;
-  int32_t need = cfg.mrr_depth;
-  for (int32_t k : cfg.ks) need = std::max(need, k);
-  t.k = std::max(t.k, need);
-  Rankings r = exact_topk(emb, n, d, truth.users(), &train, t);
+  for (int32_t k : cfg.ks) t.k = std::max(t.k, k);
+  Rankings r = exact_topk(emb, n, d, truth.users(), &exclude, t);
+  fill_exact_best_ranks(r, emb, n, d, &exclude, truth, t);
   return evaluate_rankings(r, train, truth, method, cfg);
 }
 
