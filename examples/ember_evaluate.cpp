@@ -27,9 +27,16 @@ int main(int argc, char** argv) {
   std::vector<std::string> runs;
   std::string split = "test";
   bool baselines = false;
+  ExpansionConfig expansion;
   app.add_option("--run", runs, "run directories (repeatable)")->required()->check(CLI::ExistingDirectory);
   app.add_option("--split", split, "held-out edges to score")->check(CLI::IsMember({"test", "val"}));
   app.add_flag("--baselines", baselines, "also score friends-of-friends, popularity and random");
+  app.add_option("--expand", expansion.friends, "query expansion: friends per query (0 = off)");
+  app.add_option("--expand-select", expansion.select, "similar, embedded or all");
+  app.add_option("--expand-weight", expansion.weight, "uniform or inverse_log_degree");
+  app.add_option("--self-weight", expansion.self_weight, "weight of the user's own embedding");
+  app.add_option("--expand-merge", expansion.merge, "mean, max or softcount");
+  app.add_option("--expand-tau", expansion.temperature, "temperature of softcount");
   CLI11_PARSE(app, argc, argv);
   try {
     TrainConfig cfg0 = RunDir{runs[0]}.load_config();
@@ -64,6 +71,10 @@ int main(int argc, char** argv) {
       const std::string text = j.dump(2) + "\n";
       write_file_atomic(run.eval(split), text.data(), text.size());
       reports.push_back(std::move(rep));
+      if (expansion.enabled()) {
+        reports.push_back(evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), train, excluded, truth,
+                                              std::string(name) + " +exp", {}, {}, &expansion));
+      }
     }
     if (baselines) {
       MetricsConfig mc;

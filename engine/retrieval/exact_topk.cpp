@@ -38,7 +38,7 @@ std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d) {
 }
 
 Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
-                    const TopKConfig& cfg) {
+                    const TopKConfig& cfg, const float* query_vectors) {
   EMBER_CHECK(n >= 0 && d > 0, "exact_topk: bad embedding shape " << n << " x " << d);
   EMBER_CHECK(cfg.k >= 0, "exact_topk: k = " << cfg.k << ", expected >= 0");
   EMBER_CHECK(cfg.query_block >= 1 && cfg.item_block >= 1,
@@ -69,7 +69,8 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
     std::vector<int32_t> ei;
     for (int64_t i = 0; i < nb; ++i) {
       const int32_t q = queries[q0 + i];
-      std::copy(items + q * d, items + (q + 1) * d, qh.begin() + i * d);
+      const float* qv = query_vectors ? query_vectors + (q0 + i) * d : items + q * d;
+      std::copy(qv, qv + d, qh.begin() + i * d);
       // Exclusions: the query and its neighbours, sorted.
       const size_t start = ei.size();
       ei.push_back(q);
@@ -112,7 +113,7 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
 }
 
 void fill_exact_best_ranks(Rankings& r, const float* emb, int64_t n, int64_t d, const Graph* exclude,
-                           const HeldOut& truth, const TopKConfig& cfg) {
+                           const HeldOut& truth, const TopKConfig& cfg, const float* query_vectors) {
   EMBER_CHECK(truth.num_nodes() == n, "exact ranks: held-out set has " << truth.num_nodes() << " nodes, embeddings " << n);
   EMBER_CHECK(!exclude || exclude->num_nodes() == n,
               "exact ranks: exclusion graph has " << exclude->num_nodes() << " nodes, embeddings " << n);
@@ -146,7 +147,8 @@ void fill_exact_best_ranks(Rankings& r, const float* emb, int64_t n, int64_t d, 
     std::vector<float> qh(static_cast<size_t>(nb * d));
     for (int64_t i = 0; i < nb; ++i) {
       const int32_t u = r.queries[todo[t0 + i]];
-      std::copy(hp + u * d, hp + (u + 1) * d, qh.begin() + i * d);
+      const float* qv = query_vectors ? query_vectors + static_cast<int64_t>(todo[t0 + i]) * d : hp + u * d;
+      std::copy(qv, qv + d, qh.begin() + i * d);
     }
     const Tensor scores = tensor::matmul(Tensor::from_vector(qh, {nb, d}, dev), all, false, true).to(Device::CPU);
     const float* sc = scores.data<float>();

@@ -43,9 +43,11 @@ inline bool topk_better(float s1, int32_t i1, float s2, int32_t i2) { return s1 
 
 // Top-k items for each query over all n items of `emb` (n x d row-major),
 // skipping the query itself and, when `exclude` is given, its neighbours in
-// that graph. Deterministic for any thread count.
+// that graph. Deterministic for any thread count. By default query i is
+// scored with its own (normalised) row; `query_vectors` (Q x d, used as
+// given) replaces it, e.g. by an expanded query (engine/retrieval/expansion.h).
 Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
-                    const TopKConfig& cfg = {});
+                    const TopKConfig& cfg = {}, const float* query_vectors = nullptr);
 
 // Fills r.best_rank: per query of r, the exact rank (1-based) of its best
 // held-out friend in `truth` among all n items but the query and its
@@ -53,7 +55,7 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
 // when the friend is in it, otherwise counted over every item (one GEMM row
 // per such query). 0 for a query without held-out friends.
 void fill_exact_best_ranks(Rankings& r, const float* emb, int64_t n, int64_t d, const Graph* exclude,
-                           const HeldOut& truth, const TopKConfig& cfg = {});
+                           const HeldOut& truth, const TopKConfig& cfg = {}, const float* query_vectors = nullptr);
 
 // Copy of emb with every row scaled to unit L2 norm (zero rows unchanged).
 std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d);

@@ -123,10 +123,16 @@ std::string EvalReport::table() const {
 
 EvalReport evaluate_embeddings(const float* emb, int64_t n, int64_t d, const Graph& train, const Graph& exclude,
                                const HeldOut& truth, const std::string& method, const TopKConfig& topk,
-                               const MetricsConfig& cfg) {
+                               const MetricsConfig& cfg, const ExpansionConfig* expansion) {
   TopKConfig t = topk;
   for (int32_t k : cfg.ks) t.k = std::max(t.k, k);
-  Rankings r = exact_topk(emb, n, d, truth.users(), &exclude, t);
+  const std::vector<int32_t> users = truth.users();
+  if (expansion && expansion->enabled()) {
+    EMBER_CHECK(t.normalize, "evaluate_embeddings: query expansion needs normalised (cosine) retrieval");
+    Rankings r = exact_expanded_rankings(emb, n, d, train, exclude, users, t.k, *expansion, &truth);
+    return evaluate_rankings(r, train, truth, method, cfg);
+  }
+  Rankings r = exact_topk(emb, n, d, users, &exclude, t);
   fill_exact_best_ranks(r, emb, n, d, &exclude, truth, t);
   return evaluate_rankings(r, train, truth, method, cfg);
 }

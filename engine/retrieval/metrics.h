@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/retrieval/exact_topk.h"
+#include "engine/retrieval/expansion.h"
 #include "engine/data/split.h"
 
 namespace ember {
@@ -58,8 +59,10 @@ EvalReport evaluate_rankings(const Rankings& r, const Graph& train, const HeldOu
 // neighbours in `exclude`: the training friends, plus the validation friends
 // when `truth` is the test split), the exact rank of each best held-out friend
 // (fill_exact_best_ranks), then evaluate_rankings. `train` gives the degree buckets.
+// With `expansion` (enabled, merge "mean"), each user is searched with its
+// expanded query vector over its friends in `train` (engine/retrieval/expansion.h).
 EvalReport evaluate_embeddings(const float* emb, int64_t n, int64_t d, const Graph& train, const Graph& exclude,
                                const HeldOut& truth, const std::string& method, const TopKConfig& topk = {},
-                               const MetricsConfig& cfg = {});
+                               const MetricsConfig& cfg = {}, const ExpansionConfig* expansion = nullptr);
 
 }  // namespace ember
