@@ -29,14 +29,17 @@ double Optimizer::clip_grad_norm(double max_norm) {
   EMBER_CHECK(max_norm > 0.0, "clip_grad_norm: max_norm must be > 0, got " << max_norm);
   const double norm = grad_norm();
   if (!std::isfinite(norm) || norm <= max_norm) return norm;
-  const double s = max_norm / (norm + 1e-12);
+  scale_gradients(max_norm / (norm + 1e-12));
+  return norm;
+}
+
+void Optimizer::scale_gradients(double s) {
   for (Variable& p : params_) {
     if (!p.has_grad()) continue;
     Tensor g = tensor::scale(p.grad(), s);
     p.zero_grad();
     p.accumulate_grad(g);
   }
-  return norm;
 }
 
 Sgd::Sgd(std::vector<Variable> params, SgdOptions opt) : Optimizer(std::move(params)), opt_(opt) {

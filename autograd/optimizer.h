@@ -21,6 +21,8 @@ class Optimizer {
   double clip_grad_norm(double max_norm);
   // Global L2 norm of the current gradients.
   double grad_norm() const;
+  // Multiplies every gradient by s (clipping with a norm computed elsewhere).
+  void scale_gradients(double s);
 
   double learning_rate() const { return lr_; }
   void set_learning_rate(double lr) { lr_ = lr; }

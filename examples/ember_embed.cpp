@@ -6,7 +6,6 @@
 #include <cstdio>
 
 #include "engine/data/prepare.h"
-#include "engine/train/checkpoint.h"
 #include "engine/train/run_dir.h"
 #include "engine/train/trainer.h"
 
@@ -24,15 +23,7 @@ int main(int argc, char** argv) {
     if (!device.empty()) cfg.device = device;
     PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
     Trainer trainer(cfg, data.split.train, data.val, RunDir{""});
-    Checkpoint c = load_checkpoint(run.checkpoint(), cfg.model_hash());
-    auto named = trainer.model().named_parameters();
-    EMBER_CHECK(c.params.size() >= named.size(), run.checkpoint() << ": too few parameters for this model");
-    for (size_t i = 0; i < named.size(); ++i) {
-      EMBER_CHECK(c.params[i].first == named[i].first && c.params[i].second.shape() == named[i].second.shape(),
-                  run.checkpoint() << ": parameter '" << c.params[i].first << "' does not match the model's '"
-                                   << named[i].first << "'");
-      named[i].second.mutable_value().copy_from(c.params[i].second);
-    }
+    trainer.load_parameters(run.checkpoint());
     Tensor emb = trainer.embed_all();
     write_embeddings(run, emb, data.full.ids);
     std::printf("embedded %lld users (d = %lld) -> %s\n", (long long)emb.size(0), (long long)emb.size(1),

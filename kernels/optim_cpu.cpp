@@ -34,5 +34,26 @@ _Pragma("omp parallel for schedule(static) if (n > 65536)")
   });
 }
 
+void sparse_adam_rows(Tensor& param, const Tensor& rows, const Tensor& grad, Tensor& m, Tensor& v, double lr,
+                      double beta1, double beta2, double eps, double weight_decay, bool decoupled, int64_t step) {
+  const int64_t K = rows.numel(), D = param.size(1);
+  const double bc1 = 1.0 - std::pow(beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - std::pow(beta2, static_cast<double>(step));
+  const int64_t* r = rows.data<int64_t>();
+  EMBER_FLOAT_SWITCH(param.dtype(), T, {
+    T* p = param.data<T>();
+    const T* g = grad.data<T>();
+    T* pm = m.data<T>();
+    T* pv = v.data<T>();
+_Pragma("omp parallel for schedule(static) if (K * D > 65536)")
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t base = r[k] * D;
+      for (int64_t j = 0; j < D; ++j)
+        math::adam(p[base + j], g[k * D + j], pm[base + j], pv[base + j], lr, beta1, beta2, eps, weight_decay,
+                   decoupled, bc1, bc2);
+    }
+  });
+}
+
 }  // namespace cpu
 }  // namespace ember

@@ -1,5 +1,6 @@
 #include "kernels/tensor_ops.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "kernels/elementwise.h"
@@ -281,6 +282,34 @@ void adam_update_(Tensor& param, const Tensor& grad_in, Tensor& m, Tensor& v, do
   check_update_state(param, v, "adam_update", "second moment");
   EMBER_DISPATCH(param.device(), adam_update, param, grad, m, v, lr, beta1, beta2, eps, weight_decay, decoupled,
                  step);
+}
+
+void sparse_adam_rows_(Tensor& param, const Tensor& rows, const Tensor& grad_in, Tensor& m, Tensor& v, double lr,
+                       double beta1, double beta2, double eps, double weight_decay, bool decoupled, int64_t step) {
+  check_2d(param, "sparse_adam_rows");
+  EMBER_CHECK(param.is_contiguous(), "sparse_adam_rows: the table must be contiguous, got " << param.describe());
+  EMBER_CHECK(step >= 1, "sparse_adam_rows: step is 1-based, got " << step);
+  check_update_state(param, m, "sparse_adam_rows", "first moment");
+  check_update_state(param, v, "sparse_adam_rows", "second moment");
+  rows.check_dtype(DType::I64, "sparse_adam_rows rows");
+  EMBER_CHECK(rows.dim() == 1 && rows.device() == param.device() && rows.is_contiguous(),
+              "sparse_adam_rows: rows must be a contiguous int64 [K] on " << device_name(param.device()) << ", got "
+                                                                          << rows.describe());
+  const int64_t K = rows.size(0), N = param.size(0), D = param.size(1);
+  Tensor grad = grad_in.contiguous();
+  EMBER_CHECK(grad.dtype() == param.dtype() && grad.device() == param.device() && grad.dim() == 2 &&
+                  grad.size(0) == K && grad.size(1) == D,
+              "sparse_adam_rows: grad must be [" << K << ", " << D << "] " << dtype_name(param.dtype()) << " on "
+                                                  << device_name(param.device()) << ", got " << grad.describe());
+  // Distinct, in-range rows: a duplicate would race on the GPU, an id out of range write anywhere.
+  std::vector<int64_t> r = rows.to_vector<int64_t>();
+  std::sort(r.begin(), r.end());
+  for (size_t i = 0; i < r.size(); ++i) {
+    EMBER_CHECK(r[i] >= 0 && r[i] < N, "sparse_adam_rows: row " << r[i] << " out of range [0, " << N << ")");
+    EMBER_CHECK(i == 0 || r[i] != r[i - 1], "sparse_adam_rows: row " << r[i] << " listed twice");
+  }
+  EMBER_DISPATCH(param.device(), sparse_adam_rows, param, rows, grad, m, v, lr, beta1, beta2, eps, weight_decay,
+                 decoupled, step);
 }
 
 void sgd_update_(Tensor& param, const Tensor& grad_in, Tensor& buf, double lr, double momentum, double weight_decay) {

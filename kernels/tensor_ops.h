@@ -53,6 +53,10 @@ Tensor slice_columns(const Tensor& x, int64_t begin, int64_t end);
 // Adam / AdamW: `step` is 1-based (bias correction).
 void adam_update_(Tensor& param, const Tensor& grad, Tensor& m, Tensor& v, double lr, double beta1, double beta2,
                   double eps, double weight_decay, bool decoupled, int64_t step);
+// Row-sparse Adam / AdamW (kernels/optim.h sparse_adam_rows): rows int64 [K]
+// distinct ids in [0, N), grad [K, D] for a table param [N, D] with moments m, v.
+void sparse_adam_rows_(Tensor& param, const Tensor& rows, const Tensor& grad, Tensor& m, Tensor& v, double lr,
+                       double beta1, double beta2, double eps, double weight_decay, bool decoupled, int64_t step);
 // SGD with momentum (buf unused when momentum == 0) and L2 weight decay.
 void sgd_update_(Tensor& param, const Tensor& grad, Tensor& buf, double lr, double momentum, double weight_decay);
 

@@ -106,7 +106,7 @@ TEST_CASE("MAE view: the query users' features are masked and kept as the target
 
 TEST_CASE("encoder: masked rows enter as the mask token, whatever their features", "[engine][model]") {
   Toy t = toy();
-  Encoder enc(small_model(), t.f.num_cols, 7, Device::CPU);
+  Encoder enc(small_model(), t.f.num_cols, 6, 7, Device::CPU);
   // Give the mask token a value of its own (it starts at zero).
   std::vector<std::pair<std::string, Variable>> named;
   enc.collect(named, "");

@@ -135,6 +135,9 @@ void visit(Visitor& v, TrainConfig& c) {
     m.field("residual", c.model.residual);
     m.field("elu", c.model.elu);
     m.field("negative_slope", c.model.negative_slope);
+    m.field("id_embeddings", c.model.id_embeddings);
+    m.field("id_dropout", c.model.id_dropout);
+    m.field("id_cold_users", c.model.id_cold_users);
   });
   v.object("sampler", [&](Visitor& s) {
     s.field("fanouts", c.sampler.fanouts);
@@ -168,6 +171,7 @@ void visit(Visitor& v, TrainConfig& c) {
     o.field("warmup_steps", c.optim.warmup_steps);
     o.field("decay", c.optim.decay);
     o.field("clip_norm", c.optim.clip_norm);
+    o.field("id_lr", c.optim.id_lr);
   });
   v.object("train", [&](Visitor& t) {
     t.field("epochs", c.train.epochs);
@@ -246,6 +250,7 @@ void TrainConfig::validate() const {
   check_range(rate(model.dropout), "model.dropout", "must be in [0, 1)");
   check_range(rate(model.attn_dropout), "model.attn_dropout", "must be in [0, 1)");
   check_range(model.negative_slope >= 0.0, "model.negative_slope", "must be >= 0");
+  check_range(rate(model.id_dropout), "model.id_dropout", "must be in [0, 1)");
   check_range(!sampler.fanouts.empty(), "sampler.fanouts", "must have one entry per hop");
   for (int64_t f : sampler.fanouts) check_range(f == -1 || f >= 1, "sampler.fanouts", "entries must be >= 1 or -1 (all)");
   check_range(sampler.batch_size >= 2, "sampler.batch_size", "must be >= 2");
@@ -269,6 +274,7 @@ void TrainConfig::validate() const {
   check_range(optim.warmup_steps >= 0, "optim.warmup_steps", "must be >= 0");
   check_range(optim.decay == "cosine" || optim.decay == "none", "optim.decay", "must be cosine or none");
   check_range(optim.clip_norm >= 0.0, "optim.clip_norm", "must be >= 0");
+  check_range(optim.id_lr >= 0.0, "optim.id_lr", "must be >= 0 (0 = optim.lr)");
   check_range(train.epochs >= 1, "train.epochs", "must be >= 1");
   check_range(train.steps_per_epoch >= 0, "train.steps_per_epoch", "must be >= 0");
   check_range(train.patience >= 0, "train.patience", "must be >= 0");
@@ -284,6 +290,7 @@ uint64_t TrainConfig::model_hash() const {
          {"layers", model.layers},         {"heads", model.heads},
          {"residual", model.residual},     {"cca_hidden", objectives.cca.head_hidden},
          {"cca_out", objectives.cca.head_out}, {"optimizer", optim.optimizer}};
+  if (model.id_embeddings) j["id_embeddings"] = true;  // absent otherwise: earlier checkpoints keep their hash
   const std::string s = j.dump();
   return checksum64(s.data(), s.size());
 }

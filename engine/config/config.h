@@ -21,6 +21,12 @@ struct ModelConfig {
   bool residual = true;
   bool elu = true;
   double negative_slope = 0.2;
+  // Learnable user-id embeddings (the transductive part of the input): a row
+  // per user [num_users, hidden] added to the sparse feature projection,
+  // updated row-sparsely (only the rows a batch touched, lazy Adam).
+  bool id_embeddings = false;
+  double id_dropout = 0.25;     // training: a user's id row is left out with this probability
+  bool id_cold_users = false;   // inference: users without training friends also get their id row
 };
 
 struct SamplingConfig {
@@ -61,6 +67,7 @@ struct OptimConfig {
   int64_t warmup_steps = 20;
   std::string decay = "cosine";     // "cosine", "none"
   double clip_norm = 5.0;           // 0 = off
+  double id_lr = 0.0;               // learning rate of the id embeddings (0 = lr); same schedule
 };
 
 struct TrainLoopConfig {

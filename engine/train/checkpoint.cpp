@@ -64,11 +64,12 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   w.put<uint64_t>(c.optimizer_state.size());
   for (const Tensor& t : c.optimizer_state) put_tensor(w, t);
   w.put(c.optimizer_steps);
+  w.put(c.users_hash);
   w.commit();
 }
 
 Checkpoint load_checkpoint(const std::string& path, uint64_t expected_hash) {
-  ContainerFileReader r(path, kMagic, kCheckpointVersion, kCheckpointVersion);
+  ContainerFileReader r(path, kMagic, 1, kCheckpointVersion);
   Checkpoint c;
   c.config_hash = r.get<uint64_t>("config hash");
   c.epoch = r.get<int64_t>("epoch");
@@ -91,6 +92,7 @@ Checkpoint load_checkpoint(const std::string& path, uint64_t expected_hash) {
   EMBER_CHECK(ns <= kMaxTensors, path << ": implausible optimizer state count " << ns);
   for (uint64_t i = 0; i < ns; ++i) c.optimizer_state.push_back(get_tensor(r));
   c.optimizer_steps = r.get<int64_t>("optimizer steps");
+  if (r.version() >= 2) c.users_hash = r.get<uint64_t>("users hash");
   r.finish();  // checksum: nothing above is trusted until this passes
   EMBER_CHECK(expected_hash == 0 || c.config_hash == expected_hash,
               path << ": checkpoint was written for a different model configuration (hash " << std::hex

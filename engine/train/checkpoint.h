@@ -26,9 +26,13 @@ struct Checkpoint {
   std::vector<std::pair<std::string, Tensor>> params;  // CPU tensors
   std::vector<Tensor> optimizer_state;                 // CPU tensors
   int64_t optimizer_steps = 0;
+  // Version 2: a hash of the graph's users (count and original ids) when the
+  // model has id embeddings, so a checkpoint is never applied to other users;
+  // 0 = not recorded (version 1 files, models without id embeddings).
+  uint64_t users_hash = 0;
 };
 
-constexpr uint32_t kCheckpointVersion = 1;
+constexpr uint32_t kCheckpointVersion = 2;  // reads 1 and 2
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Loads and verifies (magic, version, checksum, sizes). When expected_hash is

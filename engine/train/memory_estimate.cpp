@@ -35,7 +35,8 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   // Model: parameters, gradients, Adam moments (or SGD momentum), best copy,
   // checkpoint staging.
   // The model's own list of parameters (engine/train/model.h).
-  const std::vector<ParamSpec> specs = SsmtlModel::param_specs(cfg, static_cast<int64_t>(std::min(F, 9e18)));
+  const std::vector<ParamSpec> specs =
+      SsmtlModel::param_specs(cfg, static_cast<int64_t>(std::min(F, 9e18)), static_cast<int64_t>(std::min(n, 9e18)));
   double P = 0;
   for (const ParamSpec& p : specs) {
     double c = 1;  // in double: an absurd config must not overflow

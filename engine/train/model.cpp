@@ -52,7 +52,7 @@ SparseCsr to_sparse_csr(const SparseFeatures& f, Device device) {
 
 // ---- encoder ---------------------------------------------------------------------
 
-std::vector<ParamSpec> Encoder::param_specs(const ModelConfig& cfg, int64_t num_features) {
+std::vector<ParamSpec> Encoder::param_specs(const ModelConfig& cfg, int64_t num_features, int64_t num_users) {
   std::vector<ParamSpec> s;
   s.push_back({"w_in", {num_features, cfg.hidden}, ParamSpec::Glorot});
   s.push_back({"b_in", {cfg.hidden}, ParamSpec::Zeros});
@@ -72,13 +72,18 @@ std::vector<ParamSpec> Encoder::param_specs(const ModelConfig& cfg, int64_t num_
     if (cfg.residual && in != out) s.push_back({q + "residual", {in, out}, ParamSpec::Glorot});
     in = out;
   }
+  // Last, so that the other parameters draw the same initial values with or
+  // without it; zero at the start: the model begins as the feature-only one.
+  if (cfg.id_embeddings && num_users > 0) s.push_back({"id_table", {num_users, cfg.hidden}, ParamSpec::Zeros});
   return s;
 }
 
-Encoder::Encoder(const ModelConfig& cfg, int64_t num_features, uint64_t seed, Device device) : cfg_(cfg) {
+Encoder::Encoder(const ModelConfig& cfg, int64_t num_features, int64_t num_users, uint64_t seed, Device device)
+    : cfg_(cfg) {
   EMBER_CHECK(num_features >= 1, "encoder: the graph has no node features (num_features = 0)");
+  EMBER_CHECK(!cfg.id_embeddings || num_users > 0, "encoder: id embeddings need the number of users");
   Rng rng(seed, 1);
-  const std::vector<ParamSpec> specs = param_specs(cfg, num_features);
+  const std::vector<ParamSpec> specs = param_specs(cfg, num_features, num_users);
   const std::vector<Variable> p = make_params(specs, rng, device, named_);
   size_t i = 0;
   w_in_ = p[i++];
@@ -96,13 +101,19 @@ Encoder::Encoder(const ModelConfig& cfg, int64_t num_features, uint64_t seed, De
     if (i < p.size() && specs[i].name == "gat" + std::to_string(l) + ".residual") L.residual = p[i++];
     layers_.push_back(L);
   }
+  if (i < p.size() && specs[i].name == "id_table") id_table_ = p[i++];
 }
 
 Variable Encoder::forward(const SparseCsr& x, const MessageGraph& g, const ForwardRng& r,
-                          const Tensor& mask_rows) const {
+                          const Tensor& mask_rows, const Variable& id_rows) const {
   EMBER_CHECK(x.rows == g.num_nodes, "encoder: " << x.rows << " feature rows for a graph of " << g.num_nodes
                                                  << " nodes");
   Variable h = sparse_linear(x, w_in_, b_in_);
+  if (id_rows.defined()) {
+    EMBER_CHECK(id_rows.shape() == h.shape(), "encoder: id rows " << shape_str(id_rows.shape()) << " for an input of "
+                                                                   << shape_str(h.shape()));
+    h = add(h, id_rows);
+  }
   if (mask_rows.defined() && mask_rows.numel() > 0) {
     const Device dev = h.device();
     Tensor keep = row_indicator(h.size(0), h.size(1), mask_rows, 0.0f, 1.0f, dev);
@@ -217,12 +228,12 @@ void MaeHead::collect(std::vector<std::pair<std::string, Variable>>& out, const 
 
 // ---- the whole model ---------------------------------------------------------------
 
-SsmtlModel::SsmtlModel(const TrainConfig& cfg, int64_t num_features, Device device)
-    : encoder(cfg.model, num_features, cfg.seed, device),
+SsmtlModel::SsmtlModel(const TrainConfig& cfg, int64_t num_features, int64_t num_users, Device device)
+    : encoder(cfg.model, num_features, num_users, cfg.seed, device),
       cca(cfg.model.embedding_dim, cfg.objectives.cca.head_hidden, cfg.objectives.cca.head_out, cfg.seed, device),
       mae(cfg.model.embedding_dim, num_features, cfg.model.negative_slope, cfg.seed, device) {}
 
-std::vector<ParamSpec> SsmtlModel::param_specs(const TrainConfig& cfg, int64_t num_features) {
+std::vector<ParamSpec> SsmtlModel::param_specs(const TrainConfig& cfg, int64_t num_features, int64_t num_users) {
   std::vector<ParamSpec> out;
   auto add = [&out](const std::string& prefix, std::vector<ParamSpec> specs) {
     for (ParamSpec& p : specs) {
@@ -230,7 +241,7 @@ std::vector<ParamSpec> SsmtlModel::param_specs(const TrainConfig& cfg, int64_t n
       out.push_back(std::move(p));
     }
   };
-  add("encoder.", Encoder::param_specs(cfg.model, num_features));
+  add("encoder.", Encoder::param_specs(cfg.model, num_features, num_users));
   add("cca.", CcaHead::param_specs(cfg.model.embedding_dim, cfg.objectives.cca.head_hidden, cfg.objectives.cca.head_out));
   add("mae.", MaeHead::param_specs(cfg.model.embedding_dim, num_features));
   return out;
@@ -241,6 +252,13 @@ std::vector<std::pair<std::string, Variable>> SsmtlModel::named_parameters() con
   encoder.collect(out, "encoder.");
   cca.collect(out, "cca.");
   mae.collect(out, "mae.");
+  return out;
+}
+
+std::vector<Variable> SsmtlModel::dense_parameters() const {
+  std::vector<Variable> out;
+  for (auto& [name, v] : named_parameters())
+    if (name != "encoder.id_table") out.push_back(v);
   return out;
 }
 

@@ -51,14 +51,20 @@ struct ForwardRng {
 
 class Encoder {
  public:
-  Encoder(const ModelConfig& cfg, int64_t num_features, uint64_t seed, Device device);
-  // The parameters, names relative to the encoder ("w_in", "gat0.weight", ...).
-  static std::vector<ParamSpec> param_specs(const ModelConfig& cfg, int64_t num_features);
+  // num_users > 0 with cfg.id_embeddings: the id table [num_users, hidden].
+  Encoder(const ModelConfig& cfg, int64_t num_features, int64_t num_users, uint64_t seed, Device device);
+  // The parameters, names relative to the encoder ("w_in", "gat0.weight", ...,
+  // "id_table" last when id embeddings are on).
+  static std::vector<ParamSpec> param_specs(const ModelConfig& cfg, int64_t num_features, int64_t num_users);
   // Embeddings [n, embedding_dim] of every node of the (local) graph. When
   // mask_rows is defined (int64 [k] local ids), those rows' projected input
-  // is replaced by the learnable mask token (MAE).
+  // is replaced by the learnable mask token (MAE). id_rows (optional,
+  // [n, hidden]) is added to the projected input: the nodes' id-embedding
+  // rows, gathered (and dropped out) by the caller (id_rows_for).
   Variable forward(const SparseCsr& x, const MessageGraph& g, const ForwardRng& rng,
-                   const Tensor& mask_rows = Tensor()) const;
+                   const Tensor& mask_rows = Tensor(), const Variable& id_rows = Variable()) const;
+  // The id table [num_users, hidden] (undefined when id embeddings are off).
+  const Variable& id_table() const { return id_table_; }
   void collect(std::vector<std::pair<std::string, Variable>>& out, const std::string& prefix) const;
   int64_t embedding_dim() const { return cfg_.embedding_dim; }
   int64_t hidden_dim() const { return cfg_.hidden; }
@@ -71,7 +77,7 @@ class Encoder {
   };
   ModelConfig cfg_;
   std::vector<std::pair<std::string, Variable>> named_;
-  Variable w_in_, b_in_, mask_token_;
+  Variable w_in_, b_in_, mask_token_, id_table_;
   std::vector<Layer> layers_;
 };
 
@@ -108,16 +114,19 @@ class MaeHead {
 
 // Everything trainable: the shared encoder and the heads of the enabled objectives.
 struct SsmtlModel {
-  SsmtlModel(const TrainConfig& cfg, int64_t num_features, Device device);
+  // num_users: rows of the id table when cfg.model.id_embeddings (the graph's users).
+  SsmtlModel(const TrainConfig& cfg, int64_t num_features, int64_t num_users, Device device);
   Encoder encoder;
   CcaHead cca;
   MaeHead mae;
   // Every parameter's name ("encoder.w_in", "cca.w1", ...), shape and
   // initialisation, in the order of named_parameters(), without creating any.
-  static std::vector<ParamSpec> param_specs(const TrainConfig& cfg, int64_t num_features);
+  static std::vector<ParamSpec> param_specs(const TrainConfig& cfg, int64_t num_features, int64_t num_users);
   // All parameters with stable names (checkpoints), in a fixed order.
   std::vector<std::pair<std::string, Variable>> named_parameters() const;
   std::vector<Variable> parameters() const;
+  // The parameters of the dense optimizer: all but the id table (updated row-sparsely).
+  std::vector<Variable> dense_parameters() const;
 };
 
 }  // namespace ember

@@ -77,8 +77,10 @@ Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val,
   cfg_.validate();
   EMBER_CHECK(train_.has_features(), "trainer: the training graph has no node features (prepare_data adds them)");
   check_memory(estimate_training(cfg_, graph_size(train_)), "training");
-  model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, device_);
-  optim_ = make_optimizer(cfg_.optim, model_->parameters());
+  model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, train_.num_nodes(), device_);
+  optim_ = make_optimizer(cfg_.optim, model_->dense_parameters());
+  if (cfg_.model.id_embeddings)
+    ids_ = std::make_unique<IdEmbeddingTrainer>(cfg_, train_, model_->encoder.id_table());
   if (run_.writes()) fs::create_directories(run_.path);
 }
 
@@ -93,13 +95,19 @@ double Trainer::learning_rate(int64_t step, int64_t total_steps) const {
   return lr * (0.1 + 0.9 * 0.5 * (1.0 + std::cos(M_PI * t)));  // cosine from lr down to lr/10
 }
 
-std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t global_step, unsigned which) const {
+IdEmbeddingTrainer::Rows Trainer::id_rows(const TrainBatch& b, int64_t global_step) const {
+  return ids_ ? ids_->gather(b.global_ids, global_step) : IdEmbeddingTrainer::Rows{};
+}
+
+std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t global_step, unsigned which,
+                                                   const Variable& ids) const {
   const auto& ob = cfg_.objectives;
   const int64_t B = b.num_queries;
   std::vector<LossTerm> terms;
   if (ob.alpha > 0.0 && (which & kRetrieval)) {  // eq. 5
     DeviceView v = to_device(b.retrieval, device_);
-    Variable emb = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true});
+    Variable emb =
+        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true}, {}, ids);
     Tensor cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
     Variable q = l2_normalize_rows(gather_rows(emb, arange(B, device_)));
     Variable c = l2_normalize_rows(gather_rows(emb, cand));
@@ -115,9 +123,9 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
   if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3
     DeviceView va = to_device(b.cca_a, device_), vb = to_device(b.cca_b, device_);
     Variable za = model_->cca.forward(
-        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}));
+        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}, {}, ids));
     Variable zb = model_->cca.forward(
-        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}));
+        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}, {}, ids));
     terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
   }
   if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
@@ -125,7 +133,8 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     const int64_t K = static_cast<int64_t>(b.mae_rows.size());
     Tensor masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
     Tensor rows = Tensor::from_vector(b.mae_rows, {K}, device_);
-    Variable h = model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked);
+    Variable h =
+        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ids);
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
     const int64_t F = train_.features.num_cols;
     Variable target(Tensor::from_vector(b.mae_target, {K, F}, device_));
@@ -145,7 +154,8 @@ std::map<std::string, double> Trainer::encoder_grad_norms(const TrainBatch& b, i
     if (name.rfind("encoder.", 0) == 0) enc.push_back(v);
   for (unsigned which : {kRetrieval, kCca, kMae}) {
     optim_->zero_grad();
-    std::vector<LossTerm> t = loss_terms(b, global_step, which);
+    const IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
+    std::vector<LossTerm> t = loss_terms(b, global_step, which, rows.leaf);
     if (t.empty()) continue;
     t[0].value.backward();
     double s = 0.0;
@@ -161,7 +171,8 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   StepLosses out;
   optim_->zero_grad();
   Variable l_ret, l_cca, l_mae;
-  const std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae);
+  const IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
+  const std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae, rows.leaf);
   for (const LossTerm& t : terms) (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
   auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
   out.retrieval = value(l_ret);
@@ -183,7 +194,18 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   }
   out.total = value(total);
   total.backward();
-  const double norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
+  double norm = 0, id_scale = 1.0;
+  if (!ids_) {
+    norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
+  } else {
+    // One global norm over the dense gradients and the id rows' gradient.
+    const double dense = optim_->grad_norm();
+    norm = std::sqrt(dense * dense + ids_->grad_sq_norm(rows));
+    if (cfg_.optim.clip_norm > 0.0 && std::isfinite(norm) && norm > cfg_.optim.clip_norm) {
+      id_scale = cfg_.optim.clip_norm / (norm + 1e-12);
+      optim_->scale_gradients(id_scale);
+    }
+  }
   if (!std::isfinite(norm)) {
     out.ok = false;
     out.problem = "the gradient norm is " + std::to_string(norm) + " (a gradient has NaN/Inf)";
@@ -191,6 +213,10 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
     return out;
   }
   optim_->step();
+  if (ids_) {
+    const double ratio = cfg_.optim.id_lr > 0.0 ? cfg_.optim.id_lr / cfg_.optim.lr : 1.0;
+    ids_->step(rows, optim_->learning_rate() * ratio, id_scale);
+  }
   return out;
 }
 
@@ -206,7 +232,8 @@ Tensor Trainer::embed_all() const {
     }
   MessageGraph g = build_message_graph(src, dst, train_.num_nodes(), MessageGraphOptions{}, device_);
   SparseCsr x = to_sparse_csr(train_.features, device_);
-  Variable emb = model_->encoder.forward(x, g, ForwardRng{cfg_.seed, 0, false});
+  const Variable ids = ids_ ? Variable(ids_->inference_rows()) : Variable();
+  Variable emb = model_->encoder.forward(x, g, ForwardRng{cfg_.seed, 0, false}, {}, ids);
   return emb.value().to(Device::CPU);
 }
 
@@ -246,8 +273,47 @@ void Trainer::save_state(int64_t epoch, int64_t step_in_epoch) const {
   for (const auto& [name, v] : named) c.params.emplace_back(name, v.value().to(Device::CPU));
   for (size_t i = 0; i < best_params_.size(); ++i) c.params.emplace_back("best." + named[i].first, best_params_[i]);
   for (const Tensor& t : optim_->state()) c.optimizer_state.push_back(t.to(Device::CPU));
+  if (ids_)
+    for (const Tensor& t : ids_->state()) c.optimizer_state.push_back(t.to(Device::CPU));
   c.optimizer_steps = optim_->steps();
+  c.users_hash = users_hash();
   save_checkpoint(run_.checkpoint(), c);
+}
+
+uint64_t Trainer::users_hash() const {
+  if (!cfg_.model.id_embeddings) return 0;
+  const std::vector<int64_t> ids = train_.ids.originals();
+  return checksum64(ids.data(), ids.size() * sizeof(int64_t), static_cast<uint64_t>(ids.size())) | 1;
+}
+
+void Trainer::apply_parameters(const Checkpoint& c, const std::string& path, size_t first) {
+  auto named = model_->named_parameters();
+  EMBER_CHECK(c.params.size() >= first + named.size(),
+              path << ": checkpoint has " << c.params.size() << " tensors, the model has " << named.size()
+                   << " parameters");
+  // Everything is checked before anything is copied.
+  for (size_t i = 0; i < named.size(); ++i) {
+    const auto& [name, t] = c.params[first + i];
+    const std::string want = (first ? "best." : "") + named[i].first;
+    if (named[i].first == "encoder.id_table" && name == want)
+      EMBER_CHECK(t.shape() == named[i].second.shape(),
+                  path << ": the id embeddings were trained for " << t.size(0) << " users, the graph has "
+                       << named[i].second.size(0) << "; id embeddings need the same graph (users and ids) at "
+                       << "training and inference");
+    EMBER_CHECK(name == want && t.shape() == named[i].second.shape(),
+                path << ": parameter " << i << " is '" << name << "' " << shape_str(t.shape())
+                     << ", the model expects '" << want << "' " << shape_str(named[i].second.shape()));
+  }
+  EMBER_CHECK(c.users_hash == 0 || users_hash() == 0 || c.users_hash == users_hash(),
+              path << ": the id embeddings were trained on another graph's users (same count, other ids); "
+                   << "id embeddings need the same graph at training and inference");
+  for (size_t i = 0; i < named.size(); ++i) named[i].second.mutable_value().copy_from(c.params[first + i].second);
+}
+
+void Trainer::load_parameters(const std::string& path) {
+  // The current parameters: at the end of a run they are the best ones (fit
+  // restores them before the final checkpoint).
+  apply_parameters(load_checkpoint(path, cfg_.model_hash()), path, 0);
 }
 
 void Trainer::load_state() {
@@ -257,16 +323,16 @@ void Trainer::load_state() {
   EMBER_CHECK(c.params.size() == named.size() || c.params.size() == 2 * named.size(),
               path << ": checkpoint has " << c.params.size() << " tensors, the model has " << named.size()
                    << " parameters");
-  for (size_t i = 0; i < named.size(); ++i) {
-    EMBER_CHECK(c.params[i].first == named[i].first && c.params[i].second.shape() == named[i].second.shape(),
-                path << ": parameter " << i << " is '" << c.params[i].first << "' "
-                     << shape_str(c.params[i].second.shape()) << ", the model expects '" << named[i].first << "' "
-                     << shape_str(named[i].second.shape()));
-    named[i].second.mutable_value().copy_from(c.params[i].second);
-  }
+  apply_parameters(c, path, 0);
   best_params_.clear();
   for (size_t i = named.size(); i < c.params.size(); ++i) best_params_.push_back(c.params[i].second);
-  optim_->load_state(c.optimizer_state);
+  std::vector<Tensor> dense_state = c.optimizer_state;
+  if (ids_) {
+    EMBER_CHECK(dense_state.size() >= 3, path << ": no id-embedding optimizer state in the checkpoint");
+    ids_->load_state(std::vector<Tensor>(dense_state.end() - 3, dense_state.end()));
+    dense_state.resize(dense_state.size() - 3);
+  }
+  optim_->load_state(dense_state);
   optim_->set_steps(c.optimizer_steps);
   epoch_ = c.epoch;
   step_in_epoch_ = c.step_in_epoch;

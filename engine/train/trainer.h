@@ -15,6 +15,7 @@
 #include "engine/config/config.h"
 #include "engine/data/graph.h"
 #include "engine/data/split.h"
+#include "engine/train/id_embeddings.h"
 #include "engine/train/model.h"
 #include "engine/train/run_dir.h"
 
@@ -43,6 +44,9 @@ class Trainer {
   // max_steps > 0 stops after that many optimizer steps in this call (tests of
   // kill-and-resume); the checkpoint is then written at that point.
   TrainResult fit(bool resume = false, int64_t max_steps = 0);
+  // The parameters of a checkpoint (the best ones when it has them), for
+  // inference (ember_embed); refused when the model or the graph's users differ.
+  void load_parameters(const std::string& checkpoint_path);
   // Embeddings [N, embedding_dim] (CPU, float32) of every user, computed
   // layer-wise over the whole training graph with the current parameters.
   Tensor embed_all() const;
@@ -81,13 +85,20 @@ class Trainer {
     double weight;
     Variable value;
   };
-  std::vector<LossTerm> loss_terms(const TrainBatch& batch, int64_t global_step, unsigned which) const;
+  // id_rows: the batch's id-embedding rows (undefined when id embeddings are off).
+  std::vector<LossTerm> loss_terms(const TrainBatch& batch, int64_t global_step, unsigned which,
+                                   const Variable& id_rows) const;
+  // The batch's id rows (engine/train/id_embeddings.h), or empty when off.
+  IdEmbeddingTrainer::Rows id_rows(const TrainBatch& batch, int64_t global_step) const;
   std::map<std::string, double> encoder_grad_norms(const TrainBatch& batch, int64_t global_step);
   double learning_rate(int64_t step, int64_t total_steps) const;
   double validate() const;
   void append_metrics(const EpochStats& stats, double recall50, bool improved, double seconds) const;
   void save_state(int64_t epoch, int64_t step_in_epoch) const;
   void load_state();
+  // Copies a checkpoint's parameters (from index `first` of its list) into the model, with the checks.
+  void apply_parameters(const struct Checkpoint& c, const std::string& path, size_t first);
+  uint64_t users_hash() const;
 
   TrainConfig cfg_;
   const Graph& train_;
@@ -95,7 +106,8 @@ class Trainer {
   RunDir run_;
   Device device_;
   std::unique_ptr<SsmtlModel> model_;
-  std::unique_ptr<Optimizer> optim_;
+  std::unique_ptr<Optimizer> optim_;           // the dense parameters
+  std::unique_ptr<IdEmbeddingTrainer> ids_;     // the id table's row-sparse updates (model.id_embeddings)
   std::vector<Tensor> best_params_;
   // Training position (restored by resume).
   int64_t epoch_ = 0, step_in_epoch_ = 0, global_step_ = 0;
