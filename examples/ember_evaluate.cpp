@@ -12,11 +12,14 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "retrieval_cli.h"
+
 #include "engine/data/prepare.h"
 #include "engine/io/binary_io.h"
 #include "engine/retrieval/baselines.h"
 #include "engine/retrieval/metrics.h"
 #include "engine/io/npy.h"
+#include "engine/retrieval/candidates.h"
 #include "engine/train/run_dir.h"
 #include "engine/train/trainer.h"
 
@@ -27,16 +30,11 @@ int main(int argc, char** argv) {
   std::vector<std::string> runs;
   std::string split = "test";
   bool baselines = false;
-  ExpansionConfig expansion;
+  ember_cli::RetrievalOptions served;
   app.add_option("--run", runs, "run directories (repeatable)")->required()->check(CLI::ExistingDirectory);
   app.add_option("--split", split, "held-out edges to score")->check(CLI::IsMember({"test", "val"}));
   app.add_flag("--baselines", baselines, "also score friends-of-friends, popularity and random");
-  app.add_option("--expand", expansion.friends, "query expansion: friends per query (0 = off)");
-  app.add_option("--expand-select", expansion.select, "similar, embedded or all");
-  app.add_option("--expand-weight", expansion.weight, "uniform or inverse_log_degree");
-  app.add_option("--self-weight", expansion.self_weight, "weight of the user's own embedding");
-  app.add_option("--expand-merge", expansion.merge, "mean, max or softcount");
-  app.add_option("--expand-tau", expansion.temperature, "temperature of softcount");
+  served.add_to(app);
   CLI11_PARSE(app, argc, argv);
   try {
     TrainConfig cfg0 = RunDir{runs[0]}.load_config();
@@ -68,13 +66,37 @@ int main(int argc, char** argv) {
       EvalReport rep = evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), train, excluded, truth, name);
       nlohmann::json j = rep.to_json();
       j["split"] = split;
+      reports.push_back(std::move(rep));
+      // The candidates as served (the run's retrieval section and the options
+      // given here): with query expansion and / or the friends-of-friends blend.
+      const RetrievalConfig rc = served.apply(cfg.retrieval);
+      if (rc.expansion.enabled() || rc.blend.enabled()) {
+        CandidateGenerator gen(emb.data<float>(), emb.size(0), emb.size(1), train, excluded, rc, nullptr, cfg.seed);
+        MetricsConfig mc;
+        int32_t depth = 0;
+        for (int32_t k : mc.ks) depth = std::max(depth, k);
+        if (rc.expansion.enabled()) {
+          const Rankings r = gen.from_embeddings(queries, depth, &truth);
+          reports.push_back(evaluate_rankings(r, train, truth, std::string(name) + " +expansion", mc));
+          std::printf("query expansion: %lld of %zu users have no friend to expand with (their own embedding)\n",
+                      (long long)gen.expansion_fallbacks(), queries.size());
+        }
+        if (rc.blend.enabled())
+          reports.push_back(evaluate_rankings(gen.generate(queries, depth), train, truth,
+                                              std::string(name) + (rc.expansion.enabled() ? " +exp" : "") + " +FoF blend", mc));
+        nlohmann::json served_json = nlohmann::json::array();
+        for (size_t i = reports.size() - (rc.expansion.enabled() + rc.blend.enabled()); i < reports.size(); ++i)
+          served_json.push_back(reports[i].to_json());
+        j["served"] = served_json;
+        const ExpansionConfig& e = rc.expansion;
+        const BlendConfig& bl = rc.blend;
+        j["retrieval"] = {{"expansion", {{"friends", e.friends}, {"select", e.select}, {"merge", e.merge},
+                                         {"weight", e.weight}, {"self_weight", e.self_weight},
+                                         {"temperature", e.temperature}}},
+                          {"blend", {{"mode", bl.mode}, {"weight", bl.weight}, {"rrf_k", bl.rrf_k}, {"depth", bl.depth}}}};
+      }
       const std::string text = j.dump(2) + "\n";
       write_file_atomic(run.eval(split), text.data(), text.size());
-      reports.push_back(std::move(rep));
-      if (expansion.enabled()) {
-        reports.push_back(evaluate_embeddings(emb.data<float>(), emb.size(0), emb.size(1), train, excluded, truth,
-                                              std::string(name) + " +exp", {}, {}, &expansion));
-      }
     }
     if (baselines) {
       MetricsConfig mc;

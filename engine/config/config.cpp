@@ -151,7 +151,10 @@ void visit(Visitor& v, TrainConfig& c) {
     o.field("gamma", c.objectives.gamma);
     o.field("temperature", c.objectives.temperature);
     o.field("random_negatives", c.objectives.random_negatives);
+    o.field("hard_negatives", c.objectives.hard_negatives);
     o.field("logq_correction", c.objectives.logq_correction);
+    o.field("weighting", c.objectives.weighting);
+    o.field("weighting_every", c.objectives.weighting_every);
     o.object("cca", [&](Visitor& x) {
       x.field("lambda", c.objectives.cca.lambda);
       x.field("edge_drop", c.objectives.cca.edge_drop);
@@ -181,6 +184,24 @@ void visit(Visitor& v, TrainConfig& c) {
     t.field("checkpoint_every", c.train.checkpoint_every);
     t.field("progress", c.train.progress);
     t.field("grad_diagnostics", c.train.grad_diagnostics);
+  });
+  v.object("retrieval", [&](Visitor& r) {
+    r.object("expansion", [&](Visitor& x) {
+      auto& e = c.retrieval.expansion;
+      x.field("friends", e.friends);
+      x.field("select", e.select);
+      x.field("merge", e.merge);
+      x.field("weight", e.weight);
+      x.field("self_weight", e.self_weight);
+      x.field("temperature", e.temperature);
+    });
+    r.object("blend", [&](Visitor& x) {
+      auto& b = c.retrieval.blend;
+      x.field("mode", b.mode);
+      x.field("weight", b.weight);
+      x.field("rrf_k", b.rrf_k);
+      x.field("depth", b.depth);
+    });
   });
   v.object("index", [&](Visitor& i) {
     i.field("M", c.index.M);
@@ -227,6 +248,26 @@ std::string TrainConfig::to_json_text() const {
   return j.dump(2) + "\n";
 }
 
+void ExpansionConfig::validate(const std::string& where) const {
+  EMBER_CHECK(friends >= 0, "config: " << where << ".friends must be >= 0, got " << friends);
+  EMBER_CHECK(select == "similar" || select == "embedded" || select == "all",
+              "config: " << where << ".select must be similar, embedded or all, got '" << select << "'");
+  EMBER_CHECK(merge == "mean" || merge == "max" || merge == "softcount",
+              "config: " << where << ".merge must be mean, max or softcount, got '" << merge << "'");
+  EMBER_CHECK(weight == "uniform" || weight == "inverse_log_degree",
+              "config: " << where << ".weight must be uniform or inverse_log_degree, got '" << weight << "'");
+  EMBER_CHECK(self_weight >= 0.0 && self_weight <= 1.0,
+              "config: " << where << ".self_weight must be in [0, 1], got " << self_weight);
+  EMBER_CHECK(temperature > 0.0, "config: " << where << ".temperature must be > 0, got " << temperature);
+}
+
+void BlendConfig::validate(const std::string& where) const {
+  EMBER_CHECK(mode == "off" || mode == "rrf", "config: " << where << ".mode must be off or rrf, got '" << mode << "'");
+  EMBER_CHECK(weight >= 0.0 && weight <= 1.0, "config: " << where << ".weight must be in [0, 1], got " << weight);
+  EMBER_CHECK(rrf_k >= 0.0, "config: " << where << ".rrf_k must be >= 0, got " << rrf_k);
+  EMBER_CHECK(depth >= 1 && depth <= 4096, "config: " << where << ".depth must be in [1, 4096], got " << depth);
+}
+
 void TrainConfig::validate() const {
   check_range(device == "cpu" || device == "cuda" || device == "emu", "device", "must be cpu, cuda or emu");
   check_range(rate(data.val_fraction), "data.val_fraction", "must be in [0, 1)");
@@ -260,7 +301,13 @@ void TrainConfig::validate() const {
   check_range(o.alpha >= 0.0 && o.beta >= 0.0 && o.gamma >= 0.0, "objectives.alpha/beta/gamma", "must be >= 0");
   check_range(o.alpha + o.beta + o.gamma > 0.0, "objectives", "need at least one weight > 0");
   check_range(o.temperature > 0.0, "objectives.temperature", "must be > 0");
+  check_range(o.weighting == "fixed" || o.weighting == "gradnorm" || o.weighting == "mgda", "objectives.weighting",
+              "must be fixed, gradnorm or mgda");
+  check_range(o.weighting_every >= 1, "objectives.weighting_every", "must be >= 1");
+  check_range(o.weighting == "fixed" || o.alpha > 0.0, "objectives.alpha",
+              "must be > 0 with gradnorm or mgda weighting (the retrieval objective is the reference)");
   check_range(o.random_negatives >= 0, "objectives.random_negatives", "must be >= 0");
+  check_range(o.hard_negatives >= 0 && o.hard_negatives <= 4096, "objectives.hard_negatives", "must be in [0, 4096]");
   check_range(o.cca.lambda >= 0.0, "objectives.cca.lambda", "must be >= 0");
   check_range(rate(o.cca.edge_drop), "objectives.cca.edge_drop", "must be in [0, 1)");
   check_range(rate(o.cca.feature_drop), "objectives.cca.feature_drop", "must be in [0, 1)");
@@ -280,6 +327,8 @@ void TrainConfig::validate() const {
   check_range(train.patience >= 0, "train.patience", "must be >= 0");
   check_range(train.val_queries >= 0, "train.val_queries", "must be >= 0");
   check_range(train.checkpoint_every >= 0, "train.checkpoint_every", "must be >= 0");
+  retrieval.expansion.validate();
+  retrieval.blend.validate();
   check_range(index.M >= 2, "index.M", "must be >= 2");
   check_range(index.ef_construction >= 1, "index.ef_construction", "must be >= 1");
   check_range(index.ef >= 1, "index.ef", "must be >= 1");

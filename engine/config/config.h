@@ -55,7 +55,15 @@ struct ObjectiveConfig {
   double gamma = 0.0;    // MAE (eq. 4)
   double temperature = 0.1;
   int64_t random_negatives = 256;
+  int64_t hard_negatives = 0;     // per query: friends of friends (not friends) from the batch's subgraph
   bool logq_correction = false;
+  // How the objectives are combined (engine/train/weighting.h): "fixed"
+  // (alpha, beta, gamma as given), "gradnorm" (beta, gamma = fractions of the
+  // retrieval gradient, re-measured every weighting_every steps), "mgda"
+  // (min-norm combination on the shared encoder; weights > 0 only switch an
+  // objective on).
+  std::string weighting = "fixed";
+  int64_t weighting_every = 10;
   CcaConfig cca;
   MaeConfig mae;
 };
@@ -80,6 +88,35 @@ struct TrainLoopConfig {
   bool grad_diagnostics = false;    // log each objective's encoder gradient norm once per epoch (metrics.jsonl)
 };
 
+// Query expansion at retrieval time (engine/retrieval/expansion.h has the rules).
+struct ExpansionConfig {
+  int64_t friends = 0;                       // S: friends whose embeddings join a query (0 = off)
+  std::string select = "similar";            // which S friends: "similar", "embedded", "all"
+  std::string merge = "mean";                // "mean", "max", "softcount"
+  std::string weight = "inverse_log_degree"; // friend weights: "uniform", "inverse_log_degree"
+  double self_weight = 0.5;                  // w: the user's own embedding's share, in [0, 1]
+  double temperature = 0.1;                  // tau of "softcount"
+  void validate(const std::string& where = "retrieval.expansion") const;  // throws naming the key
+  bool enabled() const { return friends > 0 || select == "all"; }
+};
+
+// Blending ember's candidates with friends-of-friends (engine/retrieval/candidates.h).
+struct BlendConfig {
+  std::string mode = "off";  // "off", "rrf": reciprocal-rank fusion with the Adamic-Adar list
+  double weight = 0.5;       // FoF's share of the fused score, in [0, 1]
+  double rrf_k = 60;         // RRF's constant: score = sum_source w_s / (rrf_k + rank_s)
+  int64_t depth = 200;       // list depth taken from each source
+  void validate(const std::string& where = "retrieval.blend") const;
+  bool enabled() const { return mode != "off"; }
+};
+
+// How candidates are served from the embeddings (ember_query, ember_evaluate,
+// the batch candidate generation).
+struct RetrievalConfig {
+  ExpansionConfig expansion;
+  BlendConfig blend;
+};
+
 struct IndexConfig {
   int64_t M = 16;
   int64_t ef_construction = 200;
@@ -96,6 +133,7 @@ struct TrainConfig {
   OptimConfig optim;
   TrainLoopConfig train;
   IndexConfig index;
+  RetrievalConfig retrieval;
 
   // Parses JSON text. Unknown keys, wrong types and invalid values throw
   // ember::Error naming the key path (e.g. "config: model.heads must be >= 1").

@@ -11,18 +11,6 @@
 
 namespace ember {
 
-void ExpansionConfig::validate(const std::string& where) const {
-  EMBER_CHECK(friends >= 0, where << ".friends must be >= 0, got " << friends);
-  EMBER_CHECK(select == "similar" || select == "embedded" || select == "all",
-              where << ".select must be similar, embedded or all, got '" << select << "'");
-  EMBER_CHECK(merge == "mean" || merge == "max" || merge == "softcount",
-              where << ".merge must be mean, max or softcount, got '" << merge << "'");
-  EMBER_CHECK(temperature > 0.0, where << ".temperature must be > 0, got " << temperature);
-  EMBER_CHECK(weight == "uniform" || weight == "inverse_log_degree",
-              where << ".weight must be uniform or inverse_log_degree, got '" << weight << "'");
-  EMBER_CHECK(self_weight >= 0.0 && self_weight <= 1.0, where << ".self_weight must be in [0, 1], got " << self_weight);
-}
-
 namespace {
 double dot(const float* a, const float* b, int64_t d) {
   double s = 0;

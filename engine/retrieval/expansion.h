@@ -28,20 +28,10 @@
 #include <string>
 #include <vector>
 
+#include "engine/config/config.h"
 #include "engine/data/graph.h"
 
 namespace ember {
-
-struct ExpansionConfig {
-  int64_t friends = 0;                       // S (0 = off: each user searches with its own embedding)
-  std::string select = "similar";            // "similar", "embedded", "all"
-  std::string merge = "mean";                // "mean", "max", "softcount"
-  double temperature = 0.1;                  // tau of "softcount"
-  std::string weight = "inverse_log_degree"; // friend weights of the mean: "uniform", "inverse_log_degree"
-  double self_weight = 0.5;                  // w, in [0, 1]
-  void validate(const std::string& where = "expansion") const;
-  bool enabled() const { return friends > 0 || select == "all"; }
-};
 
 // The friends whose embeddings expand user q's query (at most S, or all), in
 // decreasing order of preference. `normalized` is n x d with unit rows.

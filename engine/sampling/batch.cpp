@@ -22,7 +22,7 @@ GraphView view_of(const Subgraph& s, SparseFeatures features) {
 }
 
 // Stream ids of the per-batch random decisions (all Philox, keyed by seed).
-enum : uint64_t { kPermStream = 11, kPosStream = 12, kNegStream = 13, kAugStream = 14 };
+enum : uint64_t { kPermStream = 11, kPosStream = 12, kNegStream = 13, kAugStream = 14, kHardStream = 15 };
 
 }  // namespace
 
@@ -34,7 +34,11 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
   if (cfg_.objectives.logq_correction) {
     // Expected appearances of user v among a batch's candidates: B in-batch
     // positives (a uniform query's uniform training friend:
-    // p_pos(v) = (1/|U|) sum_{u in N(v) and U} 1/deg(u)) plus R uniform random users.
+    // p_pos(v) = (1/|U|) sum_{u in N(v) and U} 1/deg(u)), R uniform random
+    // users, and H hard negatives per query (friends of friends; approximated
+    // as degree-proportional: H B deg(v) / 2E, the chance that a random 2-hop
+    // endpoint is v). Every candidate column gets its user's value, whichever
+    // source brought it.
     const int64_t n = g_.num_nodes();
     std::vector<double> p_pos(static_cast<size_t>(n), 0.0);
     for (int32_t u : users_) {
@@ -43,9 +47,11 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
     }
     const double B = static_cast<double>(std::min<int64_t>(cfg_.sampler.batch_size, users_.size()));
     const double R = static_cast<double>(cfg_.objectives.random_negatives);
+    const double H = static_cast<double>(cfg_.objectives.hard_negatives);
+    const double two_e = static_cast<double>(std::max<size_t>(g_.neighbors.size(), 1));
     log_q_.resize(static_cast<size_t>(n));
     for (int64_t v = 0; v < n; ++v) {
-      const double q = B * p_pos[v] + R / static_cast<double>(n);
+      const double q = B * p_pos[v] + R / static_cast<double>(n) + H * B * static_cast<double>(g_.degree(v)) / two_e;
       log_q_[v] = q > 0.0 ? static_cast<float>(std::log(q)) : 0.0f;  // q = 0: never a candidate
     }
   }
@@ -96,10 +102,59 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
     neg_global[r] = static_cast<int32_t>(philox::bits64(seed, kNegStream, key * 65536 + r) % g_.num_nodes());
   for (int32_t b = 0; b < B; ++b) tb.candidates.push_back(seed_of(pos_global[b]));
   for (int64_t r = 0; r < R; ++r) tb.candidates.push_back(seed_of(neg_global[r]));
+  // The k-hop subgraph around all seeds (local ids 0..S-1 are the seeds).
+  SamplerConfig sc;
+  sc.fanouts.clear();  // replace SamplerConfig's default {15, 10}, never append to it
+  for (int64_t f : cfg_.sampler.fanouts) sc.fanouts.push_back(static_cast<int32_t>(f));
+  sc.seed = seed;
+  NeighborSampler sampler(g_, sc);
+  Subgraph sg = sampler.sample(seeds, key);
+  // Hard negatives: per query, up to H friends of friends in the sampled
+  // subgraph that are not its training friends (nor itself, nor its positive),
+  // drawn uniformly (Philox); added once as candidate columns shared by the
+  // batch like the other negatives.
+  if (cfg_.objectives.hard_negatives > 0) {
+    const int64_t n_local = sg.num_nodes();
+    std::vector<int64_t> off(static_cast<size_t>(n_local) + 1, 0);  // in-edges by dst (= neighbours: both directions)
+    for (int32_t d : sg.edge_dst) ++off[static_cast<size_t>(d) + 1];
+    for (int64_t i = 0; i < n_local; ++i) off[i + 1] += off[i];
+    std::vector<uint8_t> is_cand(static_cast<size_t>(n_local), 0);
+    for (int64_t c : tb.candidates) is_cand[static_cast<size_t>(c)] = 1;
+    std::vector<int32_t> fof;
+    std::vector<uint8_t> seen(static_cast<size_t>(n_local), 0);
+    for (int32_t b = 0; b < B; ++b) {
+      const int32_t q = seeds[b];
+      fof.clear();
+      for (int64_t e = off[b]; e < off[b + 1]; ++e) {
+        const int32_t v = sg.edge_src[e];
+        for (int64_t f = off[v]; f < off[v + 1]; ++f) {
+          const int32_t x = sg.edge_src[f];
+          if (x == b || seen[x]) continue;
+          seen[x] = 1;
+          const int32_t gx = static_cast<int32_t>(sg.global_ids[x]);
+          if (gx == q || gx == pos_global[b] || g_.has_edge(q, gx)) continue;
+          fof.push_back(x);
+        }
+      }
+      for (int64_t e = off[b]; e < off[b + 1]; ++e) {  // reset the marks
+        const int32_t v = sg.edge_src[e];
+        for (int64_t f = off[v]; f < off[v + 1]; ++f) seen[sg.edge_src[f]] = 0;
+      }
+      const int64_t H = std::min<int64_t>(cfg_.objectives.hard_negatives, static_cast<int64_t>(fof.size()));
+      for (int64_t h = 0; h < H; ++h) {  // partial Fisher-Yates
+        const uint64_t r = philox::bits64(seed, kHardStream, (key * 65536 + static_cast<uint64_t>(b)) * 4096 + h);
+        std::swap(fof[h], fof[h + static_cast<int64_t>(r % (fof.size() - static_cast<size_t>(h)))]);
+        if (!is_cand[fof[h]]) {
+          is_cand[fof[h]] = 1;
+          tb.candidates.push_back(fof[h]);
+        }
+      }
+    }
+  }
   const int64_t C = static_cast<int64_t>(tb.candidates.size());
   if (!log_q_.empty()) {
     tb.log_q.resize(static_cast<size_t>(C));
-    for (int64_t j = 0; j < C; ++j) tb.log_q[j] = log_q_[seeds[tb.candidates[j]]];
+    for (int64_t j = 0; j < C; ++j) tb.log_q[j] = log_q_[sg.global_ids[tb.candidates[j]]];
   }
   tb.positives.resize(B);
   tb.mask.assign(static_cast<size_t>(B) * C, 1);
@@ -108,20 +163,13 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
     const int32_t q = seeds[b];
     for (int64_t j = 0; j < C; ++j) {
       if (j == b) continue;
-      const int32_t c = seeds[tb.candidates[j]];
+      const int32_t c = static_cast<int32_t>(sg.global_ids[tb.candidates[j]]);  // seeds keep their local ids
       // The query itself, its own positive again, or another training friend
       // of the query (an accidental hit) is not a negative.
       if (c == q || c == pos_global[b] || g_.has_edge(q, c)) tb.mask[b * C + j] = 0;
     }
   }
 
-  // The k-hop subgraph around all seeds (local ids 0..S-1 are the seeds).
-  SamplerConfig sc;
-  sc.fanouts.clear();  // replace SamplerConfig's default {15, 10}, never append to it
-  for (int64_t f : cfg_.sampler.fanouts) sc.fanouts.push_back(static_cast<int32_t>(f));
-  sc.seed = seed;
-  NeighborSampler sampler(g_, sc);
-  Subgraph sg = sampler.sample(seeds, key);
   // Remove the target edges (query, positive) from message passing, so the
   // model cannot read the answer off the graph.
   {

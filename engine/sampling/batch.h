@@ -34,7 +34,8 @@ struct TrainBatch {
   // the start), where the cosine's gradient is ~1/eps and swamps the step.
   std::vector<int64_t> mae_rows;
   std::vector<float> mae_target;     // [mae_rows.size(), F] original features of the scored rows
-  std::vector<int64_t> candidates;   // [C] local ids: C = B in-batch positives + R random users
+  std::vector<int64_t> candidates;   // [C] local ids: B in-batch positives, R random users, then the
+                                     // distinct hard negatives (objectives.hard_negatives per query)
   std::vector<int64_t> positives;    // [B]: candidate index of each query's positive (= b)
   std::vector<int32_t> mask;         // [B, C]: 0 = excluded (the query itself, accidental hits)
   std::vector<float> log_q;          // [C] log expected appearances of each candidate in a batch

@@ -19,6 +19,7 @@
 #include "engine/sampling/prefetch.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/memory_estimate.h"
+#include "engine/train/weighting.h"
 #include "kernels/tensor_ops.h"
 #include "ops/elementwise.h"
 #include "ops/indexing.h"
@@ -167,13 +168,30 @@ std::map<std::string, double> Trainer::encoder_grad_norms(const TrainBatch& b, i
   return out;
 }
 
-Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
+double Trainer::effective_weight(unsigned which) const {
+  const auto& ob = cfg_.objectives;
+  if (which == kRetrieval) return ob.alpha;
+  if (ob.weighting != "fixed") return which == kCca ? w_cca_ : w_mae_;  // gradnorm: used; mgda: reported
+  return which == kCca ? ob.beta : ob.gamma;
+}
+
+Trainer::StepLosses Trainer::weighted_gradients(const TrainBatch& b, int64_t global_step,
+                                                const IdEmbeddingTrainer::Rows& rows) {
   StepLosses out;
+  const auto& ob = cfg_.objectives;
+  if (ob.weighting == "gradnorm" && (global_step % ob.weighting_every == 0 || (w_cca_ == 0.0 && w_mae_ == 0.0))) {
+    const std::map<std::string, double> g = encoder_grad_norms(b, global_step);
+    auto norm = [&g](const char* k) { auto it = g.find(k); return it == g.end() ? 0.0 : it->second; };
+    w_cca_ = gradnorm_weight(ob.beta, norm("retrieval"), norm("cca"));
+    w_mae_ = gradnorm_weight(ob.gamma, norm("retrieval"), norm("mae"));
+  }
   optim_->zero_grad();
   Variable l_ret, l_cca, l_mae;
-  const IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
-  const std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae, rows.leaf);
-  for (const LossTerm& t : terms) (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
+  std::vector<LossTerm> terms = loss_terms(b, global_step, kRetrieval | kCca | kMae, rows.leaf);
+  for (LossTerm& t : terms) {
+    (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
+    t.weight = effective_weight(t.which);
+  }
   auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
   out.retrieval = value(l_ret);
   out.cca = value(l_cca);
@@ -194,6 +212,96 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   }
   out.total = value(total);
   total.backward();
+  return out;
+}
+
+// MGDA: each objective's gradient separately, the min-norm combination on
+// the shared encoder (and the id rows), the heads' own gradients.
+Trainer::StepLosses Trainer::mgda_gradients(const TrainBatch& b, int64_t global_step,
+                                            const IdEmbeddingTrainer::Rows& rows) {
+  StepLosses out;
+  const auto named = model_->named_parameters();
+  const std::vector<Variable> params = model_->dense_parameters();
+  std::vector<bool> shared;
+  for (const auto& [name, v] : named)
+    if (name != "encoder.id_table") shared.push_back(name.rfind("encoder.", 0) == 0);
+  struct Grads {
+    unsigned which;
+    double loss;
+    std::vector<Tensor> g;  // per dense parameter (undefined: none)
+    Tensor leaf;            // the id rows' gradient
+  };
+  std::vector<Grads> per;
+  const char* names[3] = {"retrieval", "CCA", "MAE"};
+  for (unsigned which : {kRetrieval, kCca, kMae}) {
+    optim_->zero_grad();
+    if (rows.leaf.defined()) {
+      Variable leaf = rows.leaf;
+      leaf.zero_grad();
+    }
+    std::vector<LossTerm> t = loss_terms(b, global_step, which, rows.leaf);
+    if (t.empty() || t[0].weight <= 0.0) continue;
+    const double v = tensor::scalar(t[0].value.value());
+    (which == kRetrieval ? out.retrieval : which == kCca ? out.cca : out.mae) = v;
+    if (!std::isfinite(v)) {
+      out.ok = false;
+      out.problem = std::string("the ") + names[which == kRetrieval ? 0 : which == kCca ? 1 : 2] + " loss is " +
+                    std::to_string(v);
+      return out;
+    }
+    t[0].value.backward();
+    Grads gr{which, v, {}, Tensor()};
+    for (const Variable& p : params) gr.g.push_back(p.has_grad() ? p.grad() : Tensor());
+    if (rows.leaf.defined() && rows.leaf.has_grad()) gr.leaf = rows.leaf.grad();
+    per.push_back(std::move(gr));
+  }
+  // Gram matrix of the shared gradients.
+  const size_t K = per.size();
+  std::vector<std::vector<double>> G(K, std::vector<double>(K, 0.0));
+  auto dot = [](const Tensor& a, const Tensor& c) {
+    if (!a.defined() || !c.defined()) return 0.0;
+    return tensor::scalar(tensor::sum_all(tensor::mul(a, c)));
+  };
+  for (size_t i = 0; i < K; ++i)
+    for (size_t j = i; j < K; ++j) {
+      double s = dot(per[i].leaf, per[j].leaf);
+      for (size_t p = 0; p < params.size(); ++p)
+        if (shared[p]) s += dot(per[i].g[p], per[j].g[p]);
+      G[i][j] = G[j][i] = s;
+    }
+  const std::vector<double> w = min_norm_weights(G);
+  optim_->zero_grad();
+  if (rows.leaf.defined()) {
+    Variable leaf = rows.leaf;
+    leaf.zero_grad();
+  }
+  std::vector<Variable> ps = params;
+  for (size_t p = 0; p < ps.size(); ++p) {
+    for (size_t i = 0; i < K; ++i) {
+      if (!per[i].g[p].defined()) continue;
+      ps[p].accumulate_grad(shared[p] ? tensor::scale(per[i].g[p], w[i]) : per[i].g[p]);
+    }
+  }
+  if (rows.leaf.defined()) {
+    Variable leaf = rows.leaf;
+    for (size_t i = 0; i < K; ++i)
+      if (per[i].leaf.defined()) leaf.accumulate_grad(tensor::scale(per[i].leaf, w[i]));
+  }
+  w_cca_ = w_mae_ = 0.0;
+  out.total = 0.0;
+  for (size_t i = 0; i < K; ++i) {
+    out.total += w[i] * per[i].loss;
+    if (per[i].which == kCca) w_cca_ = w[i];
+    if (per[i].which == kMae) w_mae_ = w[i];
+  }
+  return out;
+}
+
+Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
+  const IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
+  const bool mgda = cfg_.objectives.weighting == "mgda";
+  StepLosses out = mgda ? mgda_gradients(b, global_step, rows) : weighted_gradients(b, global_step, rows);
+  if (!out.ok) return out;
   double norm = 0, id_scale = 1.0;
   if (!ids_) {
     norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
@@ -395,6 +503,8 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
       st.retrieval += l.retrieval;
       st.cca += l.cca;
       st.mae += l.mae;
+      st.w_cca += effective_weight(kCca);
+      st.w_mae += effective_weight(kMae);
     }
     st.samples += batch.num_queries;
     ++global_step_;
@@ -430,6 +540,7 @@ void Trainer::append_metrics(const EpochStats& st, double recall50, bool improve
                    {"val_recall@50", recall50},     {"lr", optim_->learning_rate()},
                    {"skipped_steps", step_in_epoch_ - st.good}, {"seconds", seconds}};
   if (!st.grad_norms.empty()) j["encoder_grad_norm"] = st.grad_norms;
+  if (cfg_.objectives.weighting != "fixed") j["weights"] = {{"cca", st.w_cca / n}, {"mae", st.w_mae / n}};
   std::ofstream f(run_.metrics(), std::ios::app);
   f << j.dump() << "\n";
   f.flush();

@@ -64,6 +64,7 @@ class Trainer {
     double total = 0, retrieval = 0, cca = 0, mae = 0;
     int64_t good = 0, samples = 0;
     std::map<std::string, double> grad_norms;
+    double w_cca = 0.0, w_mae = 0.0;  // sum of the steps' effective weights (for the epoch mean)
   };
   enum class EpochEnd { Completed, Interrupted };
 
@@ -78,6 +79,12 @@ class Trainer {
   TrainResult result(double seconds) const;
 
   StepLosses train_step(const TrainBatch& batch, int64_t global_step);
+  // The gradients of one step into the parameters and the id rows, by the
+  // weighting rule; returns the losses (ok = false names a non-finite one).
+  StepLosses weighted_gradients(const TrainBatch& batch, int64_t global_step, const IdEmbeddingTrainer::Rows& rows);
+  StepLosses mgda_gradients(const TrainBatch& batch, int64_t global_step, const IdEmbeddingTrainer::Rows& rows);
+  // The weight of objective `which` in this step (fixed or gradnorm).
+  double effective_weight(unsigned which) const;
   // The enabled objectives' loss terms on a batch (which: a mask of kRetrieval, kCca, kMae).
   static constexpr unsigned kRetrieval = 1, kCca = 2, kMae = 4;
   struct LossTerm {
@@ -114,6 +121,7 @@ class Trainer {
   double best_metric_ = -1.0;
   int64_t best_epoch_ = -1, bad_epochs_ = 0;
   bool stopped_early_ = false;
+  double w_cca_ = 0.0, w_mae_ = 0.0;  // current effective weights (weighting gradnorm / mgda)
   int64_t bad_steps_ = 0;  // consecutive skipped steps
 };
 
