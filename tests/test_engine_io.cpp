@@ -29,7 +29,7 @@ TEST_CASE("config: defaults, overrides and round trip", "[engine][config]") {
       "objectives": {"beta": 0.01, "cca": {"lambda": 0.002}}, "sampler": {"fanouts": [5, 5, 3]}})");
   REQUIRE(c.seed == 7);
   REQUIRE(c.model.heads == 2);
-  REQUIRE(c.model.embedding_dim == 64);  // default kept
+  REQUIRE(c.model.embedding_dim == TrainConfig{}.model.embedding_dim);  // default kept
   REQUIRE(c.objectives.cca.lambda == 0.002);
   REQUIRE(c.sampler.fanouts == std::vector<int64_t>{5, 5, 3});
   TrainConfig back = TrainConfig::from_json_text(c.to_json_text());
@@ -55,6 +55,19 @@ TEST_CASE("config: errors name the key", "[engine][config][errors]") {
   REQUIRE_THROWS_WITH(TrainConfig::from_json_text("{\"seed\": 1,"), Catch::Contains("invalid JSON"));
   REQUIRE_THROWS_WITH(TrainConfig::from_json_text("[1, 2]"), Catch::Contains("must be a JSON object"));
   REQUIRE_THROWS_WITH(TrainConfig::from_file("/nonexistent/ember.json"), Catch::Contains("/nonexistent/ember.json"));
+  // The retrieval-quality options refuse out-of-range values naming the key.
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"objectives": {"hard_negatives": -1}})"),
+                      Catch::Contains("objectives.hard_negatives"));
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"objectives": {"weighting": "pareto"}})"),
+                      Catch::Contains("objectives.weighting must be fixed, gradnorm or mgda"));
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"model": {"id_dropout": 1.0}})"),
+                      Catch::Contains("model.id_dropout"));
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"retrieval": {"expansion": {"merge": "sum"}}})"),
+                      Catch::Contains("retrieval.expansion.merge"));
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"retrieval": {"blend": {"weight": 2}}})"),
+                      Catch::Contains("retrieval.blend.weight"));
+  REQUIRE_THROWS_WITH(TrainConfig::from_json_text(R"({"retrieval": {"blend": {"mod": "rrf"}}})"),
+                      Catch::Contains("unknown key 'retrieval.blend.mod'"));
 }
 
 TEST_CASE("npy: round trip, numpy-compatible header, corruption detected", "[engine][npy]") {

@@ -26,6 +26,7 @@ eval.json / eval_val.json; index: index.log; heuristics: baselines.json).
   python3 bench/study/run_study.py                    # full study
   python3 bench/study/run_study.py --only synth_small_edge,ego_facebook_edge --methods baseline,ssmtl
   python3 bench/study/run_study.py --quick --report-only --plots docs/results
+  python3 bench/study/run_study.py --quality [--quick]  # retrieval quality (bench/study/quality_study.py)
 """
 import argparse
 import json
@@ -333,7 +334,12 @@ def rec50(j, bucket="all"):
 
 
 def run_record(d):
-    rec = {"metrics": eval_to_buckets(json.load(open(os.path.join(d, "eval.json"))))}
+    return run_record_from(d, eval_to_buckets(json.load(open(os.path.join(d, "eval.json")))))
+
+
+def run_record_from(d, metrics):
+    """A run's record: its metrics and, from its files, training time, epochs, peak RSS, HNSW recall."""
+    rec = {"metrics": metrics}
     lines = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if l.strip()]
     if lines:
         rec["seconds"] = lines[-1].get("seconds")
@@ -541,6 +547,9 @@ def make_plots(data, outdir, prefix=""):
 
 
 def main():
+    if "--quality" in sys.argv[1:]:  # the retrieval-quality study (issue 15): bench/study/quality_study.py
+        import quality_study
+        return quality_study.main(sys.argv[1:])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny synthetic (edge + cold) and Twitch PTBR, 10 epochs, "
                     "3-point sweep, 3 seeds for every method")

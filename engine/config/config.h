@@ -12,8 +12,8 @@
 namespace ember {
 
 struct ModelConfig {
-  int64_t hidden = 64;          // per-head features of hidden GAT layers = hidden / heads
-  int64_t embedding_dim = 64;
+  int64_t hidden = 128;         // per-head features of hidden GAT layers = hidden / heads
+  int64_t embedding_dim = 128;
   int64_t layers = 2;
   int64_t heads = 4;
   double dropout = 0.1;
@@ -53,10 +53,10 @@ struct ObjectiveConfig {
   double alpha = 1.0;    // retrieval (eq. 5)
   double beta = 0.0;     // CCA (eq. 3)
   double gamma = 0.0;    // MAE (eq. 4)
-  double temperature = 0.1;
+  double temperature = 0.03;
   int64_t random_negatives = 256;
   int64_t hard_negatives = 0;     // per query: friends of friends (not friends) from the batch's subgraph
-  bool logq_correction = false;
+  bool logq_correction = true;
   // How the objectives are combined (engine/train/weighting.h): "fixed"
   // (alpha, beta, gamma as given), "gradnorm" (beta, gamma = fractions of the
   // retrieval gradient, re-measured every weighting_every steps), "mgda"
@@ -79,9 +79,9 @@ struct OptimConfig {
 };
 
 struct TrainLoopConfig {
-  int64_t epochs = 8;
+  int64_t epochs = 40;
   int64_t steps_per_epoch = 0;      // 0 = one pass over the training queries
-  int64_t patience = 3;             // early stopping on validation Recall@50 (0 = off)
+  int64_t patience = 6;             // early stopping on validation Recall@50 (0 = off)
   int64_t val_queries = 1000;       // validation users evaluated per epoch (0 = all)
   int64_t checkpoint_every = 0;     // steps between checkpoints inside an epoch (0 = epoch ends only)
   bool progress = true;
@@ -90,8 +90,8 @@ struct TrainLoopConfig {
 
 // Query expansion at retrieval time (engine/retrieval/expansion.h has the rules).
 struct ExpansionConfig {
-  int64_t friends = 0;                       // S: friends whose embeddings join a query (0 = off)
-  std::string select = "similar";            // which S friends: "similar", "embedded", "all"
+  int64_t friends = 0;                       // S: friends whose embeddings join a query (0 and not "all" = off)
+  std::string select = "all";                // which S friends: "similar", "embedded", "all" (every friend)
   std::string merge = "mean";                // "mean", "max", "softcount"
   std::string weight = "inverse_log_degree"; // friend weights: "uniform", "inverse_log_degree"
   double self_weight = 0.5;                  // w: the user's own embedding's share, in [0, 1]
