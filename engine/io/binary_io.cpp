@@ -11,76 +11,36 @@
 #include <cstring>
 #include <filesystem>
 
+#define XXH_INLINE_ALL  // header-only: no link dependency for the library or the installed package
+#include <xxhash.h>
+
 namespace ember {
 namespace fs = std::filesystem;
 
-// ---- checksum64: the XXH64 algorithm ------------------------------------------------
-namespace {
-constexpr uint64_t P1 = 0x9E3779B185EBCA87ULL, P2 = 0xC2B2AE3D27D4EB4FULL, P3 = 0x165667B19E3779F9ULL,
-                   P4 = 0x85EBCA77C2B2AE63ULL, P5 = 0x27D4EB2F165667C5ULL;
-inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-inline uint64_t rd64(const unsigned char* p) { uint64_t v; std::memcpy(&v, p, 8); return v; }
-inline uint32_t rd32(const unsigned char* p) { uint32_t v; std::memcpy(&v, p, 4); return v; }
-inline uint64_t round1(uint64_t acc, uint64_t in) { acc += in * P2; acc = rotl(acc, 31); return acc * P1; }
-inline uint64_t merge(uint64_t acc, uint64_t v) { acc ^= round1(0, v); return acc * P1 + P4; }
+// ---- checksum64: XXH64 from libxxhash (Debian libxxhash-dev), inlined ------------------
+// The digests are those of ember's earlier own XXH64 implementation, so files
+// written before keep verifying (tests/test_data_io.cpp pins known answers).
+struct Checksum64::State {
+  XXH64_state_t s;
+};
 
-uint64_t finish_hash(uint64_t h, const unsigned char* p, size_t len) {
-  while (len >= 8) { h ^= round1(0, rd64(p)); h = rotl(h, 27) * P1 + P4; p += 8; len -= 8; }
-  if (len >= 4) { h ^= static_cast<uint64_t>(rd32(p)) * P1; h = rotl(h, 23) * P2 + P3; p += 4; len -= 4; }
-  while (len > 0) { h ^= (*p) * P5; h = rotl(h, 11) * P1; ++p; --len; }
-  h ^= h >> 33; h *= P2; h ^= h >> 29; h *= P3; h ^= h >> 32;
-  return h;
-}
-
-std::string errno_text() { return std::strerror(errno); }
-}  // namespace
-
-Checksum64::Checksum64(uint64_t seed) : seed_(seed) {
-  v_[0] = seed + P1 + P2; v_[1] = seed + P2; v_[2] = seed; v_[3] = seed - P1;
-}
+Checksum64::Checksum64(uint64_t seed) : state_(new State) { XXH64_reset(&state_->s, seed); }
+Checksum64::~Checksum64() = default;
+Checksum64::Checksum64(Checksum64&&) noexcept = default;
+Checksum64& Checksum64::operator=(Checksum64&&) noexcept = default;
 
 void Checksum64::update(const void* data, size_t bytes) {
-  const unsigned char* p = static_cast<const unsigned char*>(data);
+  if (bytes) XXH64_update(&state_->s, data, bytes);
   total_ += bytes;
-  if (buf_len_ + bytes < 32) {
-    if (bytes) std::memcpy(buf_ + buf_len_, p, bytes);
-    buf_len_ += bytes;
-    return;
-  }
-  if (buf_len_) {
-    size_t fill = 32 - buf_len_;
-    std::memcpy(buf_ + buf_len_, p, fill);
-    for (int i = 0; i < 4; ++i) v_[i] = round1(v_[i], rd64(buf_ + 8 * i));
-    p += fill; bytes -= fill; buf_len_ = 0;
-  }
-  uint64_t v0 = v_[0], v1 = v_[1], v2 = v_[2], v3 = v_[3];
-  while (bytes >= 32) {
-    v0 = round1(v0, rd64(p)); v1 = round1(v1, rd64(p + 8));
-    v2 = round1(v2, rd64(p + 16)); v3 = round1(v3, rd64(p + 24));
-    p += 32; bytes -= 32;
-  }
-  v_[0] = v0; v_[1] = v1; v_[2] = v2; v_[3] = v3;
-  if (bytes) std::memcpy(buf_, p, bytes);
-  buf_len_ = bytes;
 }
 
-uint64_t Checksum64::digest() const {
-  uint64_t h;
-  if (total_ >= 32) {
-    h = rotl(v_[0], 1) + rotl(v_[1], 7) + rotl(v_[2], 12) + rotl(v_[3], 18);
-    for (int i = 0; i < 4; ++i) h = merge(h, v_[i]);
-  } else {
-    h = seed_ + P5;
-  }
-  h += total_;
-  return finish_hash(h, buf_, buf_len_);
-}
+uint64_t Checksum64::digest() const { return XXH64_digest(&state_->s); }
 
-uint64_t checksum64(const void* data, size_t bytes, uint64_t seed) {
-  Checksum64 c(seed);
-  c.update(data, bytes);
-  return c.digest();
-}
+uint64_t checksum64(const void* data, size_t bytes, uint64_t seed) { return XXH64(data, bytes, seed); }
+
+namespace {
+std::string errno_text() { return std::strerror(errno); }
+}  // namespace
 
 // ---- whole files ----------------------------------------------------------------------
 namespace {

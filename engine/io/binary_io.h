@@ -2,7 +2,7 @@
 // reads. Shared by the graph cache, the HNSW index files and (other modules)
 // checkpoints.
 //
-//   checksum64 / Checksum64   XXH64-style 64-bit hash (own implementation)
+//   checksum64 / Checksum64   XXH64 (libxxhash, the same digests as ember's earlier own code)
 //   write_file_atomic         write `path.tmp.<pid>.<seq>`, fsync, rename
 //   BinaryWriter / Reader     typed put/get; every read is bounds-checked and
 //                             throws ember::Error naming the file and offset
@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -33,15 +34,17 @@ uint64_t checksum64(const void* data, size_t bytes, uint64_t seed = 0);
 class Checksum64 {
  public:
   explicit Checksum64(uint64_t seed = 0);
+  ~Checksum64();
+  Checksum64(Checksum64&&) noexcept;
+  Checksum64& operator=(Checksum64&&) noexcept;
   void update(const void* data, size_t bytes);
   uint64_t digest() const;
   uint64_t total_bytes() const { return total_; }
 
  private:
-  uint64_t v_[4];
-  uint64_t seed_, total_ = 0;
-  unsigned char buf_[32];
-  size_t buf_len_ = 0;
+  struct State;  // XXH64_state_t (engine/io/binary_io.cpp)
+  std::unique_ptr<State> state_;
+  uint64_t total_ = 0;
 };
 
 // ---- whole files ----------------------------------------------------------------
