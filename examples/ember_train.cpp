@@ -1,6 +1,7 @@
 // ember_train: train the SSMTL GAT encoder and export the embeddings.
 //   ember_train --out runs/ssmtl [--config cfg.json] [--graph synthetic|DIR|FILE]
-//               [--epochs N] [--beta B] [--gamma G] [--seed S] [--device cpu|cuda|emu] [--resume]
+//               [--epochs N] [--beta B] [--gamma G] [--seed S] [--cold-start-users F]
+//               [--device cpu|cuda|emu] [--resume]
 // Writes config.json, metrics.jsonl, checkpoint.bin, split/, embeddings.npy,
 // node_ids.txt into --out. Exit code 0 on success, 1 on any error, 130 when
 // interrupted by Ctrl-C / SIGTERM (after writing the checkpoint).
@@ -20,7 +21,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Train ember's SSMTL GAT encoder (retrieval + CCA + MAE) and export user embeddings"};
   std::string out, config_path, graph, device;
   int64_t epochs = 0;
-  double beta = -1, gamma = -1;
+  double beta = -1, gamma = -1, cold = -1;
   int64_t seed = -1;
   bool resume = false;
   app.add_option("--out", out, "output directory of the run")->required();
@@ -30,6 +31,10 @@ int main(int argc, char** argv) {
   app.add_option("--beta", beta, "overrides objectives.beta (CCA weight)")->check(CLI::NonNegativeNumber);
   app.add_option("--gamma", gamma, "overrides objectives.gamma (MAE weight)")->check(CLI::NonNegativeNumber);
   app.add_option("--seed", seed, "overrides seed")->check(CLI::NonNegativeNumber);
+  app.add_option("--cold-start-users", cold,
+                 "cold-start split: share of users whose friendships go (almost) all to validation/test "
+                 "(overrides data.cold_start_users)")
+      ->check(CLI::Range(0.0, 0.999));
   app.add_option("--device", device, "cpu, cuda or emu (overrides device)")->check(CLI::IsMember({"cpu", "cuda", "emu"}));
   app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
   CLI11_PARSE(app, argc, argv);
@@ -42,6 +47,7 @@ int main(int argc, char** argv) {
     if (beta >= 0) cfg.objectives.beta = beta;
     if (gamma >= 0) cfg.objectives.gamma = gamma;
     if (seed >= 0) cfg.seed = static_cast<uint64_t>(seed);
+    if (cold >= 0) cfg.data.cold_start_users = cold;
     if (!device.empty()) cfg.device = device;
     cfg.validate();
     PreparedData data = prepare_data(cfg.data, cfg.seed, out);

@@ -8,8 +8,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-bash scripts/build.sh
-bin=${EMBER_BUILD_DIR:-build}/examples
+# Only what the job runs: the library (CPU backend) and the drivers, in a
+# build folder of its own (the test command's build/ also compiles the CUDA
+# kernels, the emulator, the tests and the benchmarks).
+main_build=${EMBER_MAIN_BUILD_DIR:-build-main}
+EMBER_BUILD_DIR=$main_build EMBER_BUILD_TARGETS="ember_train ember_evaluate ember_index ember_query" \
+  bash scripts/build.sh -DEMBER_CUDA=OFF -DEMBER_EMULATOR=OFF -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_BENCH=OFF
+bin=$main_build/examples
 out=${EMBER_RUNS_DIR:-runs}
 echo "== training SSMTL (alpha 1, beta 0.01, gamma 0.1: the weights the validation sweep of docs/results.md picked for this graph)"
 "$bin/ember_train" --config examples/configs/ssmtl.json --out "$out/ssmtl"

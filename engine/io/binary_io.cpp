@@ -243,6 +243,54 @@ std::string printable_magic(const char m[8]) {
 }
 }  // namespace
 
+AtomicFileWriter::AtomicFileWriter(std::string path) : path_(std::move(path)) {
+  tmp_ = temp_path_for(path_);
+  fd_ = open_temp(tmp_);
+  buf_.reserve(1 << 20);
+}
+
+AtomicFileWriter::~AtomicFileWriter() {
+  if (!committed_ && fd_ >= 0) {
+    ::close(fd_);
+    ::unlink(tmp_.c_str());
+  }
+}
+
+void AtomicFileWriter::flush_buffer() {
+  if (!buf_.empty()) write_all(fd_, buf_.data(), buf_.size(), tmp_);
+  buf_.clear();
+}
+
+void AtomicFileWriter::write_bytes(const void* data, size_t bytes) {
+  EMBER_CHECK(!committed_ && fd_ >= 0, "write to " << path_ << " after commit()");
+  written_ += bytes;
+  if (buf_.size() + bytes > (1u << 20)) {
+    flush_buffer();
+    if (bytes >= (1u << 20)) {
+      write_all(fd_, data, bytes, tmp_);
+      return;
+    }
+  }
+  const unsigned char* p = static_cast<const unsigned char*>(data);
+  buf_.insert(buf_.end(), p, p + bytes);
+}
+
+void AtomicFileWriter::commit() {
+  EMBER_CHECK(!committed_ && fd_ >= 0, path_ << ": commit() twice");
+  const int fd = fd_;
+  try {
+    flush_buffer();
+  } catch (...) {
+    ::close(fd);
+    ::unlink(tmp_.c_str());
+    fd_ = -1;
+    throw;
+  }
+  fd_ = -1;
+  committed_ = true;  // commit_temp closes and cleans up on its own
+  commit_temp(fd, tmp_, path_);
+}
+
 ContainerFileWriter::ContainerFileWriter(std::string path, const std::string& magic, uint32_t version)
     : path_(std::move(path)), version_(version) {
   fill_magic(magic_, magic);

@@ -97,6 +97,30 @@ class MemoryWriter final : public BinaryWriter {
   std::vector<uint8_t> bytes_;
 };
 
+// Streams bytes into `path.tmp.<pid>.<seq>`; commit() fsyncs and renames onto
+// `path` (readers see the old file or the complete new one). Destroying an
+// uncommitted writer removes the temporary file. For outputs too large to
+// build in memory (candidate lists of every user).
+class AtomicFileWriter final : public BinaryWriter {
+ public:
+  explicit AtomicFileWriter(std::string path);
+  ~AtomicFileWriter() override;
+  AtomicFileWriter(const AtomicFileWriter&) = delete;
+  AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
+  void write_bytes(const void* data, size_t bytes) override;
+  void write_text(const std::string& s) { write_bytes(s.data(), s.size()); }
+  void commit();
+  uint64_t bytes_written() const { return written_; }
+
+ private:
+  void flush_buffer();
+  std::string path_, tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+  uint64_t written_ = 0;
+  std::vector<unsigned char> buf_;
+};
+
 // ---- typed readers --------------------------------------------------------------
 class BinaryReader {
  public:

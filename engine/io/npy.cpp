@@ -7,27 +7,45 @@
 
 namespace ember {
 
-void save_npy(const std::string& path, const Tensor& matrix) {
-  EMBER_CHECK(matrix.dim() == 2, "save_npy " << path << ": expected a 2-D tensor, got " << matrix.describe());
-  Tensor m = matrix.to_dtype(DType::F32).to(Device::CPU);
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(m.size(0)) +
-                       ", " + std::to_string(m.size(1)) + "), }";
+NpyWriter::NpyWriter(const std::string& path, DType dtype, int64_t rows, int64_t cols)
+    : out_(path), dtype_(dtype), rows_(rows), cols_(cols) {
+  EMBER_CHECK(dtype == DType::F32 || dtype == DType::I64,
+              "NpyWriter " << path << ": float32 or int64 only, got " << dtype_name(dtype));
+  EMBER_CHECK(rows >= 0 && cols >= 0, "NpyWriter " << path << ": negative shape");
+  std::string header = std::string("{'descr': '") + (dtype == DType::F32 ? "<f4" : "<i8") +
+                       "', 'fortran_order': False, 'shape': (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                       "), }";
   // Pad with spaces so magic(6) + version(2) + len(2) + header + '\n' is a multiple of 64.
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header.push_back('\n');
-  std::vector<uint8_t> bytes;
   const char magic[] = "\x93NUMPY";
-  bytes.insert(bytes.end(), magic, magic + 6);
-  bytes.push_back(1);
-  bytes.push_back(0);
+  out_.write_bytes(magic, 6);
+  const uint8_t version[2] = {1, 0};
+  out_.write_bytes(version, 2);
   const uint16_t hlen = static_cast<uint16_t>(header.size());
-  bytes.push_back(static_cast<uint8_t>(hlen & 0xff));
-  bytes.push_back(static_cast<uint8_t>(hlen >> 8));
-  bytes.insert(bytes.end(), header.begin(), header.end());
-  const uint8_t* data = static_cast<const uint8_t*>(m.raw_data());
-  bytes.insert(bytes.end(), data, data + m.nbytes());
-  write_file_atomic(path, bytes);
+  const uint8_t len[2] = {static_cast<uint8_t>(hlen & 0xff), static_cast<uint8_t>(hlen >> 8)};
+  out_.write_bytes(len, 2);
+  out_.write_text(header);
+}
+
+void NpyWriter::append_rows(const void* data, int64_t n) {
+  EMBER_CHECK(n >= 0 && written_ + n <= rows_, "NpyWriter: " << written_ + n << " rows for a shape of " << rows_);
+  out_.write_bytes(data, static_cast<size_t>(n * cols_) * dtype_size(dtype_));
+  written_ += n;
+}
+
+void NpyWriter::commit() {
+  EMBER_CHECK(written_ == rows_, "NpyWriter: " << written_ << " of " << rows_ << " rows written");
+  out_.commit();
+}
+
+void save_npy(const std::string& path, const Tensor& matrix) {
+  EMBER_CHECK(matrix.dim() == 2, "save_npy " << path << ": expected a 2-D tensor, got " << matrix.describe());
+  Tensor m = matrix.to_dtype(DType::F32).to(Device::CPU).contiguous();
+  NpyWriter w(path, DType::F32, m.size(0), m.size(1));
+  w.append_rows(m.raw_data(), m.size(0));
+  w.commit();
 }
 
 namespace {
