@@ -109,7 +109,7 @@ Rankings fof_rankings(const Graph& train, const Graph& exclude, const std::vecto
   check_queries(queries, n, "fof_rankings");
   Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
-#pragma omp parallel
+#pragma omp parallel if (Q > 16)
   {
     std::vector<float> acc(static_cast<size_t>(n), 0.0f);
     std::vector<int32_t> touched;
@@ -143,7 +143,7 @@ Rankings popularity_rankings(const Graph& train, const Graph& exclude, const std
   check_queries(queries, n, "popularity_rankings");
   Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
-#pragma omp parallel
+#pragma omp parallel if (Q > 16)
   {
     std::vector<Scored> heap;
 #pragma omp for schedule(dynamic, 16)
@@ -159,7 +159,7 @@ Rankings random_rankings(const Graph& exclude, const std::vector<int32_t>& queri
   check_queries(queries, n, "random_rankings");
   Rankings out = empty_rankings(queries, opt);
   const int64_t Q = static_cast<int64_t>(queries.size());
-#pragma omp parallel
+#pragma omp parallel if (Q > 16)
   {
     std::vector<Scored> heap;
 #pragma omp for schedule(dynamic, 16)

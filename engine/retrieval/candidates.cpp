@@ -17,7 +17,7 @@ Rankings fuse_rankings(const Rankings& a, const Rankings& b, double w, double rr
   out.queries = a.queries;
   out.resize(a.queries.size(), k);
   const int64_t Q = static_cast<int64_t>(a.queries.size());
-#pragma omp parallel for schedule(dynamic, 64)
+#pragma omp parallel for schedule(dynamic, 64) if (Q > 64)
   for (int64_t q = 0; q < Q; ++q) {
     std::unordered_map<int32_t, double> score;
     for (int32_t j = 0; j < a.k; ++j)
@@ -72,11 +72,16 @@ Rankings CandidateGenerator::from_embeddings(const std::vector<int32_t>& users, 
       if (truth) fill_exact_best_ranks(r, emb_, n_, d_, &exclude_, *truth, t);
       return r;
     }
-    return exact_expanded_rankings(emb_, n_, d_, friends_, exclude_, users, k, e, truth, &fallbacks_);
+    int64_t lonely = 0;
+    Rankings r = exact_expanded_rankings(emb_, n_, d_, friends_, exclude_, users, k, e, truth, &lonely);
+    fallbacks_ = lonely;
+    return r;
   }
   if (!e.enabled()) return index_->search_users(users, k, &exclude_);
   if (e.merge == "mean") {
-    const std::vector<float> qv = expanded_query_vectors(unit_.data(), n_, d_, friends_, users, e, &fallbacks_);
+    int64_t lonely = 0;
+    const std::vector<float> qv = expanded_query_vectors(unit_.data(), n_, d_, friends_, users, e, &lonely);
+    fallbacks_ = lonely;
     return index_->search(qv.data(), users, k, &exclude_);
   }
   return index_expanded(users, k);

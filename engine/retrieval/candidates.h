@@ -11,6 +11,7 @@
 // ember_evaluate and the batch candidate generation, so what is measured is
 // what is served.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -44,7 +45,7 @@ class CandidateGenerator {
   // The friends-of-friends source alone (Adamic-Adar, random ties).
   Rankings from_fof(const std::vector<int32_t>& users, int32_t k, const HeldOut* truth = nullptr) const;
   // Users of the last call without friends, searched with their own embedding.
-  int64_t expansion_fallbacks() const { return fallbacks_; }
+  int64_t expansion_fallbacks() const { return fallbacks_.load(); }
   const RetrievalConfig& config() const { return cfg_; }
 
  private:
@@ -57,7 +58,7 @@ class CandidateGenerator {
   const HnswIndex* index_;
   uint64_t seed_;
   std::vector<float> unit_;  // normalised embeddings
-  mutable int64_t fallbacks_ = 0;
+  mutable std::atomic<int64_t> fallbacks_{0};  // of the last call (reporting only; calls may run concurrently)
 };
 
 }  // namespace ember

@@ -87,7 +87,7 @@ std::vector<float> expanded_query_vectors(const float* normalized, int64_t n, in
   const int64_t Q = static_cast<int64_t>(users.size());
   std::vector<float> out(static_cast<size_t>(Q * d));
   int64_t lonely = 0;
-#pragma omp parallel for schedule(dynamic, 64) reduction(+ : lonely)
+#pragma omp parallel for schedule(dynamic, 64) reduction(+ : lonely) if (Q > 64)
   for (int64_t i = 0; i < Q; ++i) {
     const int32_t q = users[i];
     EMBER_CHECK(q >= 0 && q < n, "query expansion: user " << q << " out of range 0.." << n - 1);

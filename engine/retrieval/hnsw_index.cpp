@@ -183,7 +183,7 @@ Rankings HnswIndex::search(const float* queries, const std::vector<int32_t>& que
   out.resize(query_ids.size(), k);
   std::atomic<bool> failed{false};
   std::string why;
-#pragma omp parallel
+#pragma omp parallel if (Q > 8)  // single queries (a service's requests) stay on the caller's thread
   {
     std::vector<float> q(static_cast<size_t>(d));
     std::vector<std::pair<float, int32_t>> got;

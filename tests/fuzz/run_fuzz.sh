@@ -13,7 +13,7 @@ shift || true
 build=${EMBER_FUZZ_BUILD_DIR:-build-fuzz}
 work=${EMBER_FUZZ_WORK:-$build/fuzz-work}
 all=(fuzz_snap_edges fuzz_csv_edges fuzz_musae_json fuzz_dense_features fuzz_config
-     fuzz_graph_cache fuzz_checkpoint fuzz_hnsw_index fuzz_npy fuzz_split)
+     fuzz_graph_cache fuzz_checkpoint fuzz_hnsw_index fuzz_npy fuzz_split fuzz_serve_request)
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -28,7 +28,7 @@ mkdir -p "$work"
 
 dict_for() {
   case "$1" in
-    fuzz_musae_json|fuzz_config) echo "-dict=tests/fuzz/dict/json.dict" ;;
+    fuzz_musae_json|fuzz_config|fuzz_serve_request) echo "-dict=tests/fuzz/dict/json.dict" ;;
     fuzz_npy) echo "-dict=tests/fuzz/dict/npy.dict" ;;
     fuzz_snap_edges|fuzz_csv_edges|fuzz_dense_features|fuzz_split) echo "-dict=tests/fuzz/dict/text.dict" ;;
   esac
