@@ -72,6 +72,7 @@ int main(int argc, char** argv) {
     RecommendService svc(run_path, rc, limits);
     httplib::Server http;
     http.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    http.set_tcp_nodelay(true);  // no Nagle delay on small JSON answers
     http.set_payload_max_length(limits.max_body_bytes);
     const time_t sec = static_cast<time_t>(timeout);
     const time_t usec = static_cast<time_t>((timeout - static_cast<double>(sec)) * 1e6);

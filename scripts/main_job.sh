@@ -13,7 +13,7 @@ bash scripts/setup.sh
 # kernels, the emulator, the tests and the benchmarks).
 main_build=${EMBER_MAIN_BUILD_DIR:-build-main}
 EMBER_BUILD_DIR=$main_build EMBER_BUILD_TARGETS="ember_train ember_evaluate ember_index ember_query" \
-  bash scripts/build.sh -DEMBER_CUDA=OFF -DEMBER_EMULATOR=OFF -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_BENCH=OFF
+  bash scripts/build.sh -DEMBER_CUDA=OFF -DEMBER_EMULATOR=OFF -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_BENCH=OFF -DEMBER_PYTHON=OFF
 bin=$main_build/examples
 out=${EMBER_RUNS_DIR:-runs}
 echo "== training SSMTL (alpha 1, beta 0.01, gamma 0.1: the weights the validation sweep of docs/results.md picked for this graph)"
