@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include <algorithm>
+#include <chrono>
 #include <unordered_map>
 
 #include "core/philox.h"
@@ -63,6 +64,13 @@ int64_t BatchBuilder::batches_per_epoch() const {
 }
 
 TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
+  const auto started = std::chrono::steady_clock::now();
+  TrainBatch tb = build_unclocked(epoch, index);
+  tb.build_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return tb;
+}
+
+TrainBatch BatchBuilder::build_unclocked(int64_t epoch, int64_t index) const {
   const uint64_t seed = cfg_.seed;
   const uint64_t key = static_cast<uint64_t>(epoch) * 1000003ull + static_cast<uint64_t>(index);
   // Per-epoch permutation of the users (Fisher-Yates with a seeded Rng).

@@ -22,6 +22,7 @@ struct GraphView {
 
 struct TrainBatch {
   int64_t epoch = 0, index_in_epoch = 0;
+  double build_seconds = 0;          // time BatchBuilder::build took (on its worker thread)
   int32_t num_queries = 0;
   std::vector<int64_t> global_ids;   // local id -> dense id (seeds first)
   GraphView retrieval;               // the plain view (retrieval objective)
@@ -51,6 +52,7 @@ class BatchBuilder {
   TrainBatch build(int64_t epoch, int64_t index) const;
 
  private:
+  TrainBatch build_unclocked(int64_t epoch, int64_t index) const;
   const Graph& g_;
   TrainConfig cfg_;
   std::vector<int32_t> users_;

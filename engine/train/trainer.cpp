@@ -106,23 +106,35 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
   const int64_t B = b.num_queries;
   std::vector<LossTerm> terms;
   if (ob.alpha > 0.0 && (which & kRetrieval)) {  // eq. 5
-    DeviceView v = to_device(b.retrieval, device_);
+    DeviceView v;
+    Tensor cand, pos, mask;
+    RetrievalOptions ro;
+    {
+      PhaseClock clock(profile_, "upload", device_);
+      v = to_device(b.retrieval, device_);
+      cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
+      pos = Tensor::from_vector(b.positives, {B, 1}, device_);
+      mask = Tensor::from_vector(b.mask, {B, static_cast<int64_t>(b.candidates.size())}, device_);
+      if (!b.log_q.empty())  // sampled-softmax correction for popular in-batch candidates
+        ro.log_q = Tensor::from_vector(b.log_q, {static_cast<int64_t>(b.log_q.size())}, device_);
+    }
+    PhaseClock clock(profile_, "forward.retrieval", device_);
     Variable emb =
         model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true}, {}, ids);
-    Tensor cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
     Variable q = l2_normalize_rows(gather_rows(emb, arange(B, device_)));
     Variable c = l2_normalize_rows(gather_rows(emb, cand));
-    Tensor pos = Tensor::from_vector(b.positives, {B, 1}, device_);
-    Tensor mask = Tensor::from_vector(b.mask, {B, static_cast<int64_t>(b.candidates.size())}, device_);
-    RetrievalOptions ro;
     ro.temperature = ob.temperature;
     ro.mask = &mask;
-    if (!b.log_q.empty())  // sampled-softmax correction for popular in-batch candidates
-      ro.log_q = Tensor::from_vector(b.log_q, {static_cast<int64_t>(b.log_q.size())}, device_);
     terms.push_back({kRetrieval, ob.alpha, retrieval_softmax_ce(q, c, pos, ro)});
   }
   if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3
-    DeviceView va = to_device(b.cca_a, device_), vb = to_device(b.cca_b, device_);
+    DeviceView va, vb;
+    {
+      PhaseClock clock(profile_, "upload", device_);
+      va = to_device(b.cca_a, device_);
+      vb = to_device(b.cca_b, device_);
+    }
+    PhaseClock clock(profile_, "forward.cca", device_);
     Variable za = model_->cca.forward(
         model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}, {}, ids));
     Variable zb = model_->cca.forward(
@@ -130,15 +142,22 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
   }
   if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
-    DeviceView v = to_device(b.mae, device_);
     const int64_t K = static_cast<int64_t>(b.mae_rows.size());
-    Tensor masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
-    Tensor rows = Tensor::from_vector(b.mae_rows, {K}, device_);
+    const int64_t F = train_.features.num_cols;
+    DeviceView v;
+    Tensor masked, rows;
+    Variable target;
+    {
+      PhaseClock clock(profile_, "upload", device_);
+      v = to_device(b.mae, device_);
+      masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
+      rows = Tensor::from_vector(b.mae_rows, {K}, device_);
+      target = Variable(Tensor::from_vector(b.mae_target, {K, F}, device_));
+    }
+    PhaseClock clock(profile_, "forward.mae", device_);
     Variable h =
         model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ids);
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
-    const int64_t F = train_.features.num_cols;
-    Variable target(Tensor::from_vector(b.mae_target, {K, F}, device_));
     terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent)});
   }
   return terms;
@@ -211,6 +230,7 @@ Trainer::StepLosses Trainer::weighted_gradients(const TrainBatch& b, int64_t glo
     total = total.defined() ? add(total, s) : s;
   }
   out.total = value(total);
+  PhaseClock clock(profile_, "backward", device_);
   total.backward();
   return out;
 }
@@ -249,7 +269,10 @@ Trainer::StepLosses Trainer::mgda_gradients(const TrainBatch& b, int64_t global_
                     std::to_string(v);
       return out;
     }
-    t[0].value.backward();
+    {
+      PhaseClock clock(profile_, "backward", device_);
+      t[0].value.backward();
+    }
     Grads gr{which, v, {}, Tensor()};
     for (const Variable& p : params) gr.g.push_back(p.has_grad() ? p.grad() : Tensor());
     if (rows.leaf.defined() && rows.leaf.has_grad()) gr.leaf = rows.leaf.grad();
@@ -302,6 +325,7 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   const bool mgda = cfg_.objectives.weighting == "mgda";
   StepLosses out = mgda ? mgda_gradients(b, global_step, rows) : weighted_gradients(b, global_step, rows);
   if (!out.ok) return out;
+  PhaseClock clock(profile_, "optimizer", device_);
   double norm = 0, id_scale = 1.0;
   if (!ids_) {
     norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
@@ -487,7 +511,21 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
   Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs), per_epoch,
                     cfg_.train.progress);
   TrainBatch batch;
-  while (prefetch.next(batch)) {
+  for (;;) {
+    if (profile_) profile_->steps.emplace_back();
+    bool more;
+    {
+      PhaseClock clock(profile_, "wait", device_);
+      more = prefetch.next(batch);
+    }
+    if (!more) {
+      if (profile_) profile_->steps.pop_back();
+      break;
+    }
+    if (profile_) {
+      profile_->current().seconds["build"] = batch.build_seconds;
+      profile_->current().samples = batch.num_queries;
+    }
     if (cfg_.train.grad_diagnostics && st.grad_norms.empty()) st.grad_norms = encoder_grad_norms(batch, global_step_);
     optim_->set_learning_rate(learning_rate(global_step_, total_steps));
     const StepLosses l = train_step(batch, global_step_);

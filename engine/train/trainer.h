@@ -17,6 +17,7 @@
 #include "engine/data/split.h"
 #include "engine/train/id_embeddings.h"
 #include "engine/train/model.h"
+#include "engine/train/step_profile.h"
 #include "engine/train/run_dir.h"
 
 namespace ember {
@@ -51,6 +52,10 @@ class Trainer {
   // layer-wise over the whole training graph with the current parameters.
   Tensor embed_all() const;
   SsmtlModel& model() { return *model_; }
+  // Records the phases of every following step into `profile` (null: off).
+  void set_profile(StepProfile* profile) { profile_ = profile; }
+  // One validation pass (embed every user, exact top-K, Recall@50 of the validation split).
+  double validate() const;
   const TrainConfig& config() const { return cfg_; }
 
  private:
@@ -99,7 +104,6 @@ class Trainer {
   IdEmbeddingTrainer::Rows id_rows(const TrainBatch& batch, int64_t global_step) const;
   std::map<std::string, double> encoder_grad_norms(const TrainBatch& batch, int64_t global_step);
   double learning_rate(int64_t step, int64_t total_steps) const;
-  double validate() const;
   void append_metrics(const EpochStats& stats, double recall50, bool improved, double seconds) const;
   void save_state(int64_t epoch, int64_t step_in_epoch) const;
   void load_state();
@@ -123,6 +127,7 @@ class Trainer {
   bool stopped_early_ = false;
   double w_cca_ = 0.0, w_mae_ = 0.0;  // current effective weights (weighting gradnorm / mgda)
   int64_t bad_steps_ = 0;  // consecutive skipped steps
+  StepProfile* profile_ = nullptr;
 };
 
 }  // namespace ember
