@@ -22,7 +22,7 @@ Context& Context::get() {
 }
 
 Context::Context()
-    : cpu_(new HostAllocator(Device::CPU)), emu_(new HostAllocator(Device::EMU)) {}
+    : cpu_(new HostAllocator(Device::CPU, /*caching=*/true)), emu_(new HostAllocator(Device::EMU, /*caching=*/false)) {}
 
 Context::~Context() {
   for (auto it = handles_.rbegin(); it != handles_.rend(); ++it) it->destroy(it->handle);
@@ -61,6 +61,22 @@ Allocator& Context::allocator(Device d) {
   }
   EMBER_FAIL("unknown device");
 }
+
+Context::TransferStats Context::transfers() const {
+  return TransferStats{h2d_.load(), h2d_bytes_.load(), d2h_.load(), d2h_bytes_.load()};
+}
+
+void Context::count_transfer(bool to_device, size_t bytes) {
+  if (to_device) {
+    ++h2d_;
+    h2d_bytes_ += bytes;
+  } else {
+    ++d2h_;
+    d2h_bytes_ += bytes;
+  }
+}
+
+void Context::reset_transfers() { h2d_ = h2d_bytes_ = d2h_ = d2h_bytes_ = 0; }
 
 void* Context::library_handle(const char* name, HandleCreate create, HandleDestroy destroy) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -9,6 +9,7 @@
 // creates. Thread safety: allocators are internally locked; a library handle
 // is created once under a lock and used on the default stream.
 #pragma once
+#include <atomic>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -34,6 +35,16 @@ class Context {
   // True when the emulated CUDA backend (Device::EMU) is compiled in.
   bool emu_available() const;
 
+  // Copies between the host (Device::CPU) and a device (CUDA or EMU), counted
+  // by Tensor's copies: what a training step moves each way (tests check that
+  // a step copies nothing back to the host but its loss values).
+  struct TransferStats {
+    uint64_t to_device = 0, to_device_bytes = 0, to_host = 0, to_host_bytes = 0;
+  };
+  TransferStats transfers() const;
+  void count_transfer(bool to_device, size_t bytes);
+  void reset_transfers();
+
   // A library handle (e.g. cublasHandle_t) named `name`, created by
   // create() on first use and destroyed by destroy() when the process ends.
   // Later calls with the same name return the same handle.
@@ -57,6 +68,7 @@ class Context {
     HandleDestroy destroy;
   };
   std::vector<LibraryHandle> handles_;
+  std::atomic<uint64_t> h2d_{0}, h2d_bytes_{0}, d2h_{0}, d2h_bytes_{0};
 };
 
 }  // namespace ember

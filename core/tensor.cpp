@@ -37,6 +37,8 @@ static bool is_host(Device d) { return d == Device::CPU || d == Device::EMU; }
 // Byte copy between any two devices.
 static void copy_bytes(void* dst, Device dd, const void* src, Device sd, size_t bytes) {
   if (bytes == 0) return;
+  if (sd == Device::CPU && dd != Device::CPU) Context::get().count_transfer(true, bytes);
+  if (sd != Device::CPU && dd == Device::CPU) Context::get().count_transfer(false, bytes);
   if (is_host(dd) && is_host(sd)) {
     std::memcpy(dst, src, bytes);
   } else {

@@ -44,6 +44,23 @@ MessageGraph MessageGraph::to(Device device) const {
   g.num_nodes = num_nodes;
   g.row_ptr = row_ptr.to(device);
   g.col = col.to(device);
+  // What was already derived travels along (a batch's transpose is built on
+  // the worker that builds the batch, not on the training thread).
+  std::lock_guard<std::mutex> lock(cache->mu);
+  if (cache->has_transpose) {
+    g.cache->t_row_ptr = cache->t_row_ptr.to(device);
+    g.cache->t_dst = cache->t_dst.to(device);
+    g.cache->t_eid = cache->t_eid.to(device);
+    g.cache->has_transpose = true;
+  }
+  if (cache->has_heavy) {
+    g.cache->heavy = cache->heavy.to(device);
+    g.cache->has_heavy = true;
+  }
+  if (cache->has_t_heavy) {
+    g.cache->t_heavy = cache->t_heavy.to(device);
+    g.cache->has_t_heavy = true;
+  }
   return g;
 }
 

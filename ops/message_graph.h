@@ -50,7 +50,7 @@ struct MessageGraph {
 
   int64_t num_edges() const { return col.defined() ? col.numel() : 0; }
   Device device() const { return row_ptr.device(); }
-  // A copy on `device` (with an empty cache).
+  // A copy on `device`, with the derived structures already in the cache.
   MessageGraph to(Device device) const;
   // Cheap structural checks (dtypes, shapes, devices); throws ember::Error.
   void check() const;

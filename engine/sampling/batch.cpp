@@ -225,6 +225,9 @@ TrainBatch BatchBuilder::build_unclocked(int64_t epoch, int64_t index) const {
     }
   }
   tb.retrieval = view_of(sg, std::move(feats));
+  // The encoder's inputs, ready: the training thread only uploads them.
+  for (GraphView* v : {&tb.retrieval, &tb.cca_a, &tb.cca_b, &tb.mae})
+    if (v->num_nodes > 0) v->ready = make_ready(*v);
   return tb;
 }
 

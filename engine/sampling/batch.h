@@ -9,6 +9,7 @@
 
 #include "engine/config/config.h"
 #include "engine/data/graph.h"
+#include "engine/sampling/device_view.h"
 #include "engine/sampling/sampler.h"
 
 namespace ember {
@@ -18,6 +19,7 @@ struct GraphView {
   int64_t num_nodes = 0;
   std::vector<int32_t> src, dst;
   SparseFeatures features;
+  ReadyView ready;  // the CSR graph and input with their transposes, built by BatchBuilder::build
 };
 
 struct TrainBatch {

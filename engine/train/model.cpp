@@ -40,15 +40,6 @@ Tensor row_indicator(int64_t rows, int64_t cols, const Tensor& rows_set, float v
 
 }  // namespace
 
-SparseCsr to_sparse_csr(const SparseFeatures& f, Device device) {
-  SparseCsr x;
-  x.rows = f.num_rows;
-  x.cols = f.num_cols;
-  x.row_ptr = Tensor::from_vector(f.row_ptr, {static_cast<int64_t>(f.row_ptr.size())}, device);
-  x.col = Tensor::from_vector(f.col, {static_cast<int64_t>(f.col.size())}, device);
-  x.val = Tensor::from_vector(f.val, {static_cast<int64_t>(f.val.size())}, device);
-  return x;
-}
 
 // ---- encoder ---------------------------------------------------------------------
 

@@ -18,13 +18,13 @@
 #include "autograd/variable.h"
 #include "core/philox.h"
 #include "engine/config/config.h"
+#include "engine/sampling/device_view.h"
 #include "ops/message_graph.h"
 #include "ops/sparse_linear.h"
 
 
 namespace ember {
 
-struct SparseFeatures;
 
 // One parameter of the model: its name (as in checkpoints), shape and how it
 // starts. The lists below are the one description of the model's parameters:
@@ -37,9 +37,6 @@ struct ParamSpec {
   Init init;
   int64_t numel() const { return shape_numel(shape); }
 };
-// Copies engine-side sparse features (engine/graph.h) into a SparseCsr of
-// float32 tensors on `device` (the encoder's input).
-SparseCsr to_sparse_csr(const SparseFeatures& f, Device device);
 
 // Where dropout masks come from in one forward pass (all Philox, so every
 // backend draws the same masks).

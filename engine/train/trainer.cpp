@@ -32,16 +32,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct DeviceView {
-  MessageGraph graph;
-  SparseCsr x;
-};
+using DeviceView = ReadyView;
 
+// The view on the training device: the worker built it (BatchBuilder::build);
+// a batch built elsewhere is made ready here.
 DeviceView to_device(const GraphView& v, Device device) {
-  DeviceView dv;
-  dv.graph = build_message_graph(v.src, v.dst, v.num_nodes, MessageGraphOptions{}, device);
-  dv.x = to_sparse_csr(v.features, device);
-  return dv;
+  return on_device(v.ready.built() ? v.ready : make_ready(v), device);
 }
 
 Tensor arange(int64_t n, Device device) {
