@@ -117,6 +117,7 @@ int main(int argc, char** argv) {
   int64_t hidden = 64, dim = 64, negatives = 256, dump_steps = 2;
   std::string fanouts_s = "10,5", objectives = "retrieval", device_s = "cpu", dump, json_out;
   bool contention = false, validation = true;
+  double ssl_fraction = 1.0;
   app.add_option("--users", users, "synthetic users")->check(CLI::Range(int64_t(100), int64_t(1) << 31));
   app.add_option("--communities", communities, "synthetic communities")->check(CLI::Range(int64_t(1), int64_t(1) << 31));
   app.add_option("--batch", batch, "query users per step")->check(CLI::Range(int64_t(2), int64_t(1) << 20));
@@ -129,6 +130,8 @@ int main(int argc, char** argv) {
   app.add_option("--negatives", negatives, "random negatives")->check(CLI::Range(int64_t(0), int64_t(1) << 20));
   app.add_option("--objectives", objectives, "retrieval (retrieval-only) or ssmtl (retrieval + CCA + MAE)")
       ->check(CLI::IsMember({"retrieval", "ssmtl"}));
+  app.add_option("--ssl-fraction", ssl_fraction, "objectives.ssl_fraction (SSMTL: share of the batch the CCA / MAE views cover)")
+      ->check(CLI::Range(0.01, 1.0));
   app.add_option("--device", device_s, "cpu, cuda or emu")->check(CLI::IsMember({"cpu", "cuda", "emu"}));
   app.add_flag("--contention", contention, "one CPU-bound process at nice 19 during the measurement");
   app.add_flag("!--no-validation", validation, "skip timing one validation pass");
@@ -154,6 +157,7 @@ int main(int argc, char** argv) {
     if (objectives == "ssmtl") {
       c.objectives.beta = 0.01;
       c.objectives.gamma = 0.1;
+      c.objectives.ssl_fraction = ssl_fraction;
     }
     c.train.epochs = 1000;
     c.train.patience = 0;
@@ -179,8 +183,11 @@ int main(int argc, char** argv) {
       for (int64_t u = 0; u < d.split.train.num_nodes(); ++u)
         if (d.split.train.degree(u) > 0) us.push_back(static_cast<int32_t>(u));
       BatchBuilder builder(d.split.train, c, us);
-      for (int64_t i = 0; i < dump_steps; ++i)
-        dump_batch(dump + "/batch" + std::to_string(i), builder.build(0, warmup + i));
+      for (int64_t i = 0; i < dump_steps; ++i) {
+        const TrainBatch b = builder.build(0, warmup + i);
+        dump_batch(dump + "/batch" + std::to_string(i), b);
+        std::ofstream(dump + "/batch" + std::to_string(i) + "/ember_loss.txt") << t.batch_loss(b) << "\n";
+      }
     }
     StepProfile profile;
     t.set_profile(&profile);

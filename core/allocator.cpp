@@ -85,11 +85,11 @@ void* HostAllocator::raw_allocate(size_t bytes) {
   const size_t cls = size_class(bytes);
   {
     std::lock_guard<std::mutex> lock(cache_mu_);
-    auto it = free_.find(cls);
-    if (it != free_.end() && !it->second.empty()) {
+    for (auto it = free_.lower_bound(cls); it != free_.end() && it->first <= 2 * cls; ++it) {
+      if (it->second.empty()) continue;
       void* p = it->second.back();
       it->second.pop_back();
-      cached_bytes_ -= cls;
+      cached_bytes_ -= it->first;
       ++hits_;
       return p;
     }

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstddef>
 #include <mutex>
+#include <map>
 #include <unordered_map>
 #include <vector>
 
@@ -50,7 +51,9 @@ class Allocator {
 // system when freed but kept, by size class (4 classes per power of two, so
 // at most 25 % is wasted), and reused: a training step allocates the same
 // tensors every step, and fresh large blocks cost page faults and zeroing by
-// the kernel (20 % of a CPU step before this cache). At most
+// the kernel (20 % of a CPU step before this cache). A request takes a free
+// block of its class, or else of the next larger classes up to twice its
+// size (batch-dependent sizes vary from step to step). At most
 // EMBER_HOST_CACHE_MB (default 2048) MiB of free blocks are kept; beyond that
 // they are freed. Without caching every block is exactly the requested size,
 // so AddressSanitizer reports an access one past the end of any tensor.
@@ -75,7 +78,7 @@ class HostAllocator final : public Allocator {
   size_t cache_limit_;
   mutable std::mutex cache_mu_;
   std::unordered_map<void*, size_t> block_size_;       // live or cached blocks of the cache's classes
-  std::unordered_map<size_t, std::vector<void*>> free_;  // size class -> free blocks
+  std::map<size_t, std::vector<void*>> free_;             // size class -> free blocks
   size_t cached_bytes_ = 0, hits_ = 0;
 };
 

@@ -155,6 +155,7 @@ void visit(Visitor& v, TrainConfig& c) {
     o.field("logq_correction", c.objectives.logq_correction);
     o.field("weighting", c.objectives.weighting);
     o.field("weighting_every", c.objectives.weighting_every);
+    o.field("ssl_fraction", c.objectives.ssl_fraction);
     o.object("cca", [&](Visitor& x) {
       x.field("lambda", c.objectives.cca.lambda);
       x.field("edge_drop", c.objectives.cca.edge_drop);
@@ -304,6 +305,7 @@ void TrainConfig::validate() const {
   check_range(o.weighting == "fixed" || o.weighting == "gradnorm" || o.weighting == "mgda", "objectives.weighting",
               "must be fixed, gradnorm or mgda");
   check_range(o.weighting_every >= 1, "objectives.weighting_every", "must be >= 1");
+  check_range(o.ssl_fraction > 0.0 && o.ssl_fraction <= 1.0, "objectives.ssl_fraction", "must be in (0, 1]");
   check_range(o.weighting == "fixed" || o.alpha > 0.0, "objectives.alpha",
               "must be > 0 with gradnorm or mgda weighting (the retrieval objective is the reference)");
   check_range(o.random_negatives >= 0, "objectives.random_negatives", "must be >= 0");

@@ -63,6 +63,10 @@ struct ObjectiveConfig {
   // (min-norm combination on the shared encoder; weights > 0 only switch an
   // objective on).
   std::string weighting = "fixed";
+  // Share of a batch's query users whose neighbourhood the self-supervised
+  // views (CCA, MAE) cover: 1 = the batch's whole subgraph; below 1 they get
+  // their own subgraph around ceil(fraction * B) queries (cheaper steps).
+  double ssl_fraction = 1.0;
   int64_t weighting_every = 10;
   CcaConfig cca;
   MaeConfig mae;

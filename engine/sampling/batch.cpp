@@ -201,27 +201,42 @@ TrainBatch BatchBuilder::build_unclocked(int64_t epoch, int64_t index) const {
   SparseFeatures feats = subgraph_features(g_.features, sg);
   const uint64_t aug = philox::bits64(seed, kAugStream, key);
   const auto& ob = cfg_.objectives;
+  // The self-supervised views (CCA, MAE): over the batch's subgraph, or, with
+  // objectives.ssl_fraction < 1, over a smaller subgraph sampled around the
+  // first ceil(fraction * B) queries only (their cost scales with its nodes).
+  const bool ssl = ob.beta > 0.0 || ob.gamma > 0.0;
+  const int32_t Bs = ob.ssl_fraction < 1.0
+                         ? std::max<int32_t>(2, std::min<int32_t>(B, static_cast<int32_t>(std::ceil(ob.ssl_fraction * B))))
+                         : B;
+  Subgraph ssl_sg;
+  SparseFeatures ssl_feats;
+  const bool own_ssl = ssl && Bs < B;
+  if (own_ssl) {
+    ssl_sg = sampler.sample(std::vector<int32_t>(seeds.begin(), seeds.begin() + Bs), key + (uint64_t(1) << 62));
+    ssl_feats = subgraph_features(g_.features, ssl_sg);
+    tb.ssl_global_ids = ssl_sg.global_ids;
+  }
+  const Subgraph& vs = own_ssl ? ssl_sg : sg;
+  const SparseFeatures& vf = own_ssl ? ssl_feats : feats;
+  tb.ssl_queries = Bs;
   if (ob.beta > 0.0) {
-    tb.cca_a = view_of(drop_edges(sg, ob.cca.edge_drop, aug + 1),
-                       drop_feature_columns(feats, ob.cca.feature_drop, aug + 2));
-    tb.cca_b = view_of(drop_edges(sg, ob.cca.edge_drop, aug + 3),
-                       drop_feature_columns(feats, ob.cca.feature_drop, aug + 4));
+    tb.cca_a = view_of(drop_edges(vs, ob.cca.edge_drop, aug + 1), drop_feature_columns(vf, ob.cca.feature_drop, aug + 2));
+    tb.cca_b = view_of(drop_edges(vs, ob.cca.edge_drop, aug + 3), drop_feature_columns(vf, ob.cca.feature_drop, aug + 4));
   }
   if (ob.gamma > 0.0) {
-    MaskedFeatures mf = mask_query_features(feats, B, 1.0, aug + 5);
-    tb.mae = view_of(drop_edges(sg, ob.mae.edge_drop, aug + 6), std::move(mf.features));
-    std::vector<uint8_t> informed(B, 0);
+    MaskedFeatures mf = mask_query_features(vf, Bs, 1.0, aug + 5);
+    tb.mae = view_of(drop_edges(vs, ob.mae.edge_drop, aug + 6), std::move(mf.features));
+    std::vector<uint8_t> informed(Bs, 0);
     for (size_t e = 0; e < tb.mae.src.size(); ++e)
-      if (tb.mae.dst[e] < B && tb.mae.src[e] >= B) informed[tb.mae.dst[e]] = 1;
-    const int64_t F = feats.num_cols;
-    for (int32_t b = 0; b < B; ++b) {
+      if (tb.mae.dst[e] < Bs && tb.mae.src[e] >= Bs) informed[tb.mae.dst[e]] = 1;
+    const int64_t F = vf.num_cols;
+    for (int32_t b = 0; b < Bs; ++b) {
       tb.mae_masked.push_back(b);
-      if (!informed[b] || feats.row_nnz(b) == 0) continue;
+      if (!informed[b] || vf.row_nnz(b) == 0) continue;
       const size_t row = tb.mae_rows.size();
       tb.mae_rows.push_back(b);
       tb.mae_target.resize((row + 1) * F, 0.0f);
-      for (int64_t k = feats.row_ptr[b]; k < feats.row_ptr[b + 1]; ++k)
-        tb.mae_target[row * F + feats.col[k]] = feats.val[k];
+      for (int64_t k = vf.row_ptr[b]; k < vf.row_ptr[b + 1]; ++k) tb.mae_target[row * F + vf.col[k]] = vf.val[k];
     }
   }
   tb.retrieval = view_of(sg, std::move(feats));

@@ -27,6 +27,11 @@ struct TrainBatch {
   double build_seconds = 0;          // time BatchBuilder::build took (on its worker thread)
   int32_t num_queries = 0;
   std::vector<int64_t> global_ids;   // local id -> dense id (seeds first)
+  // objectives.ssl_fraction < 1: the CCA / MAE views' own, smaller subgraph
+  // around the first ssl_queries queries (its local -> dense ids); empty when
+  // the views share the batch's subgraph.
+  std::vector<int64_t> ssl_global_ids;
+  int32_t ssl_queries = 0;
   GraphView retrieval;               // the plain view (retrieval objective)
   GraphView cca_a, cca_b;            // CCA views (edge drop + feature drop), when beta > 0
   GraphView mae;                     // MAE view (edge drop, query rows masked), when gamma > 0

@@ -55,6 +55,19 @@ Tensor IdEmbeddingTrainer::inference_rows() const {
   return tensor::scatter_add_rows(tensor::gather_rows(table_.value(), idx), idx, n);
 }
 
+Tensor IdEmbeddingTrainer::fixed_rows(const std::vector<int64_t>& global_ids) const {
+  std::vector<int64_t> local, users;
+  for (size_t i = 0; i < global_ids.size(); ++i)
+    if (contributes(static_cast<int32_t>(global_ids[i]))) {
+      local.push_back(static_cast<int64_t>(i));
+      users.push_back(global_ids[i]);
+    }
+  const Device dev = table_.device();
+  const Tensor l = Tensor::from_vector(local, {static_cast<int64_t>(local.size())}, dev);
+  const Tensor u = Tensor::from_vector(users, {static_cast<int64_t>(users.size())}, dev);
+  return tensor::scatter_add_rows(tensor::gather_rows(table_.value(), u), l, static_cast<int64_t>(global_ids.size()));
+}
+
 double IdEmbeddingTrainer::grad_sq_norm(const Rows& rows) const {
   if (!rows.leaf.has_grad() || rows.kept_local.numel() == 0) return 0.0;
   return tensor::sum_squares(tensor::gather_rows(rows.leaf.grad(), rows.kept_local));

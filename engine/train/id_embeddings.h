@@ -38,6 +38,9 @@ class IdEmbeddingTrainer {
   Rows gather(const std::vector<int64_t>& global_ids, int64_t step) const;
   // Rows of every user for inference [num_users, hidden] (no gradient).
   Tensor inference_rows() const;
+  // Rows of the nodes `global_ids` as inference sees them (no dropout, no
+  // gradient): the self-supervised views' own subgraph (objectives.ssl_fraction < 1).
+  Tensor fixed_rows(const std::vector<int64_t>& global_ids) const;
 
   // Squared L2 norm of the kept rows' gradient (0 when none arrived).
   double grad_sq_norm(const Rows& rows) const;

@@ -123,6 +123,9 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     ro.mask = &mask;
     terms.push_back({kRetrieval, ob.alpha, retrieval_softmax_ce(q, c, pos, ro)});
   }
+  // The self-supervised views' own subgraph (objectives.ssl_fraction < 1)
+  // gets its id rows as inference sees them: only retrieval trains them then.
+  const Variable ssl_ids = b.ssl_global_ids.empty() || !ids_ ? ids : Variable(ids_->fixed_rows(b.ssl_global_ids));
   if (ob.beta > 0.0 && (which & kCca)) {  // eq. 3
     DeviceView va, vb;
     {
@@ -132,9 +135,9 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     }
     PhaseClock clock(profile_, "forward.cca", device_);
     Variable za = model_->cca.forward(
-        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}, {}, ids));
+        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}, {}, ssl_ids));
     Variable zb = model_->cca.forward(
-        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}, {}, ids));
+        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}, {}, ssl_ids));
     terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
   }
   if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
@@ -152,7 +155,7 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     }
     PhaseClock clock(profile_, "forward.mae", device_);
     Variable h =
-        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ids);
+        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ssl_ids);
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
     terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent)});
   }
@@ -181,6 +184,15 @@ std::map<std::string, double> Trainer::encoder_grad_norms(const TrainBatch& b, i
   }
   optim_->zero_grad();
   return out;
+}
+
+double Trainer::batch_loss(const TrainBatch& b) const {
+  NoGradGuard ng;
+  const IdEmbeddingTrainer::Rows rows = id_rows(b, 0);
+  double total = 0;
+  for (const LossTerm& t : loss_terms(b, 0, kRetrieval | kCca | kMae, rows.leaf))
+    total += effective_weight(t.which) * tensor::scalar(t.value.value());
+  return total;
 }
 
 double Trainer::effective_weight(unsigned which) const {

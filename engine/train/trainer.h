@@ -56,6 +56,9 @@ class Trainer {
   void set_profile(StepProfile* profile) { profile_ = profile; }
   // One validation pass (embed every user, exact top-K, Recall@50 of the validation split).
   double validate() const;
+  // The weighted loss of a batch with the current parameters, no gradient
+  // (step 0's dropout streams): the PyTorch reference checks it.
+  double batch_loss(const TrainBatch& batch) const;
   const TrainConfig& config() const { return cfg_; }
 
  private:
