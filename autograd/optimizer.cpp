@@ -18,11 +18,15 @@ void Optimizer::zero_grad() {
   for (Variable& p : params_) p.zero_grad();
 }
 
-double Optimizer::grad_norm() const {
-  double s = 0.0;
+Tensor Optimizer::grad_sq_norm_tensor() const {
+  std::vector<Tensor> grads;
   for (const Variable& p : params_)
-    if (p.has_grad()) s += tensor::sum_squares(p.grad());
-  return std::sqrt(s);
+    if (p.has_grad()) grads.push_back(p.grad());
+  return tensor::sum_squares_all_tensor(grads);
+}
+
+double Optimizer::grad_norm() const {
+  return std::sqrt(tensor::scalar(grad_sq_norm_tensor()));  // one device-to-host read on a device
 }
 
 double Optimizer::clip_grad_norm(double max_norm) {

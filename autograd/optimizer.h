@@ -21,6 +21,9 @@ class Optimizer {
   double clip_grad_norm(double max_norm);
   // Global L2 norm of the current gradients.
   double grad_norm() const;
+  // Its square as a [1] tensor where the gradients are (F64 on the host):
+  // read it together with other values in one copy (tensor::read_scalars).
+  Tensor grad_sq_norm_tensor() const;
   // Multiplies every gradient by s (clipping with a norm computed elsewhere).
   void scale_gradients(double s);
 

@@ -195,7 +195,10 @@ int main(int argc, char** argv) {
     if (contention) other = std::make_unique<Contention>();
     bench::reset_peak(device);
     const auto t0 = std::chrono::steady_clock::now();
-    const TrainResult r = t.fit(false, warmup + steps);
+    if (warmup > 0) t.fit(false, warmup);
+    Context::get().reset_transfers();
+    const TrainResult r = t.fit(false, steps);
+    const Context::TransferStats moved = Context::get().transfers();
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     double val_s = 0;
     if (validation) {
@@ -238,12 +241,18 @@ int main(int argc, char** argv) {
     std::printf("throughput: %.0f samples/s (%lld queries in %.2f s of training-thread time; %.2f s wall with warm-up)\n",
                 static_cast<double>(samples) / measured, (long long)samples, measured, wall);
     if (validation) std::printf("validation pass: %.2f s\n", val_s);
+    if (device != Device::CPU)
+      std::printf("per step: %.1f host-to-device copies (%.2f MiB), %.1f device-to-host copies (%.0f bytes)\n",
+                  static_cast<double>(moved.to_device) / steps, static_cast<double>(moved.to_device_bytes) / steps / (1 << 20),
+                  static_cast<double>(moved.to_host) / steps, static_cast<double>(moved.to_host_bytes) / steps);
     std::printf("peak RSS %.0f MiB, allocator peak %.0f MiB (%s)\n", rss_mib, peak_mib, device_s.c_str());
     nlohmann::json j{{"bench", "train_step"}, {"users", users}, {"batch", batch}, {"fanouts", fanouts_s},
                      {"objectives", objectives}, {"device", device_s}, {"sampler_threads", sampler_threads},
                      {"steps", steps}, {"contention", contention}, {"samples_per_s", static_cast<double>(samples) / measured},
                      {"step_ms_min", pct(step_s, 0.0) * 1e3}, {"step_ms_median", pct(step_s, 0.5) * 1e3},
-                     {"validation_s", val_s}, {"peak_rss_mib", rss_mib}, {"allocator_peak_mib", peak_mib}};
+                     {"validation_s", val_s}, {"peak_rss_mib", rss_mib}, {"allocator_peak_mib", peak_mib},
+                     {"d2h_copies_per_step", static_cast<double>(moved.to_host) / steps},
+                     {"d2h_bytes_per_step", static_cast<double>(moved.to_host_bytes) / steps}};
     for (const auto& [name, v] : phase) j["phase_ms_median"][name] = pct(v, 0.5) * 1e3;
     std::printf("%s\n", j.dump().c_str());
     if (!json_out.empty()) std::ofstream(json_out, std::ios::app) << j.dump() << "\n";

@@ -5,9 +5,13 @@
 
 EMBER_DECLARE_BACKENDS(
     // out[r, :] = x[idx[r], :]; idx int32 or int64, values in [0, x.rows).
-    void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out);
-    // out[idx[r], :] += src[r, :]; duplicates accumulate.
-    void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out);
+    // check_range: the kernel verifies the indices and throws on one out of
+    // range (on a device: an error flag read back after the launch, which
+    // synchronises); false: the caller has verified them on the host. Rows
+    // with an out-of-range index are never read or written either way.
+    void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out, bool check_range);
+    // out[idx[r], :] += src[r, :]; duplicates accumulate. check_range as above.
+    void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out, bool check_range);
     // dst[:, dst_col + j] = src[:, src_col + j] for j < ncols (same row count).
     void copy_columns(const Tensor& src, int64_t src_col, Tensor& dst, int64_t dst_col,
                       int64_t ncols);)

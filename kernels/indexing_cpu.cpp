@@ -15,7 +15,7 @@ static void check_indices(const I* idx, int64_t n, int64_t limit, const char* wh
                      << " is out of range [0, " << limit << ")");
 }
 
-void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out) {
+void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out, bool /*check_range: always checked here*/) {
   const int64_t rows = idx.numel(), cols = x.numel() / std::max<int64_t>(1, x.size(0));
   EMBER_INDEX_SWITCH(idx.dtype(), I, {
     const I* pi = idx.data<I>();
@@ -30,7 +30,7 @@ _Pragma("omp parallel for schedule(static) if (rows * cols > 32768)")
   });
 }
 
-void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out) {
+void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out, bool /*check_range: always checked here*/) {
   const int64_t rows = idx.numel(), cols = out.numel() / std::max<int64_t>(1, out.size(0));
   EMBER_INDEX_SWITCH(idx.dtype(), I, {
     const I* pi = idx.data<I>();

@@ -166,18 +166,42 @@ Tensor log_softmax_rows(const Tensor& x_in) {
   return y;
 }
 
+// Row indices for data on a device may come from the host (the batch
+// builder makes them there): they are range-checked here and uploaded, so
+// the kernel need not read an error flag back (no synchronisation inside a
+// training step). Indices already on the data's device are checked by the
+// kernel. *device_check says which.
+static Tensor host_checked_indices(const Tensor& idx_in, const Tensor& data, int64_t limit, const char* what,
+                                   bool* device_check) {
+  *device_check = true;
+  if (idx_in.device() == data.device() || idx_in.device() != Device::CPU) {
+    check_same_device(data, idx_in, what);
+    return idx_in.contiguous();
+  }
+  Tensor idx = idx_in.contiguous();
+  EMBER_INDEX_SWITCH(idx.dtype(), I, {
+    const I* p = idx.data<I>();
+    for (int64_t r = 0; r < idx.numel(); ++r)
+      EMBER_CHECK(p[r] >= 0 && static_cast<int64_t>(p[r]) < limit,
+                  what << ": index " << static_cast<int64_t>(p[r]) << " at position " << r
+                       << " is out of range [0, " << limit << ")");
+  });
+  *device_check = false;
+  return idx.to(data.device());
+}
+
 Tensor gather_rows(const Tensor& x_in, const Tensor& idx_in) {
   check_float(x_in, "gather_rows");
   EMBER_CHECK(x_in.dim() >= 1, "gather_rows: x must have at least one dimension");
   EMBER_CHECK(idx_in.dim() == 1, "gather_rows: indices must be 1-D, got " << idx_in.describe());
   EMBER_CHECK(!is_float(idx_in.dtype()), "gather_rows: indices must be int32/int64, got "
                                              << idx_in.describe());
-  check_same_device(x_in, idx_in, "gather_rows");
-  Tensor x = x_in.contiguous(), idx = idx_in.contiguous();
+  bool device_check = true;
+  Tensor x = x_in.contiguous(), idx = host_checked_indices(idx_in, x_in, x_in.size(0), "gather_rows", &device_check);
   Shape shape = x.shape();
   shape[0] = idx.numel();
   Tensor out = Tensor::empty(shape, x.dtype(), x.device());
-  EMBER_DISPATCH(x.device(), gather_rows, x, idx, out);
+  EMBER_DISPATCH(x.device(), gather_rows, x, idx, out, device_check);
   return out;
 }
 
@@ -188,12 +212,12 @@ Tensor scatter_add_rows(const Tensor& src_in, const Tensor& idx_in, int64_t num_
                                                                        << src_in.describe());
   EMBER_CHECK(!is_float(idx_in.dtype()), "scatter_add_rows: indices must be int32/int64");
   EMBER_CHECK(num_rows >= 0, "scatter_add_rows: negative row count");
-  check_same_device(src_in, idx_in, "scatter_add_rows");
-  Tensor src = src_in.contiguous(), idx = idx_in.contiguous();
+  bool device_check = true;
+  Tensor src = src_in.contiguous(), idx = host_checked_indices(idx_in, src_in, num_rows, "scatter_add_rows", &device_check);
   Shape shape = src.shape();
   shape[0] = num_rows;
   Tensor out = Tensor::zeros(shape, src.dtype(), src.device());
-  EMBER_DISPATCH(src.device(), scatter_add_rows, src, idx, out);
+  EMBER_DISPATCH(src.device(), scatter_add_rows, src, idx, out, device_check);
   return out;
 }
 
@@ -236,6 +260,57 @@ Tensor slice_columns(const Tensor& x_in, int64_t begin, int64_t end) {
   Tensor x = x_in.contiguous();
   Tensor out = Tensor::empty({x.size(0), end - begin}, x.dtype(), x.device());
   EMBER_DISPATCH(x.device(), copy_columns, x, begin, out, 0, end - begin);
+  return out;
+}
+
+Tensor sum_squares_all_tensor(const std::vector<Tensor>& xs) {
+  bool device = false;
+  for (const Tensor& x : xs) device = device || (x.defined() && x.device() != Device::CPU);
+  if (!device) {  // the host: every tensor in double, in order
+    double s = 0.0;
+    for (const Tensor& x : xs)
+      if (x.defined()) s += sum_squares(x);
+    return Tensor::from_vector(std::vector<double>{s}, {1});
+  }
+  Tensor sum;
+  for (const Tensor& x_in : xs) {
+    if (!x_in.defined() || x_in.numel() == 0) continue;
+    check_float(x_in, "sum_squares_all");
+    if (sum.defined())
+      EMBER_CHECK(x_in.device() == sum.device() && x_in.dtype() == sum.dtype(),
+                  "sum_squares_all: tensors on different devices or of different dtypes (" << x_in.describe()
+                                                                                            << " after " << sum.describe() << ")");
+    Tensor x = x_in.contiguous();
+    Tensor s = Tensor::zeros({1}, x.dtype(), x.device());
+    EMBER_DISPATCH(x.device(), sum_squares, x, s);  // each tensor's sum in its dtype (double inside the kernel)
+    sum = sum.defined() ? add(sum, s) : s;
+  }
+  return sum.defined() ? sum : Tensor::zeros({1}, DType::F32);
+}
+
+double sum_squares_all(const std::vector<Tensor>& xs) { return scalar(sum_squares_all_tensor(xs)); }
+
+std::vector<double> read_scalars(const std::vector<Tensor>& xs) {
+  std::vector<double> out(xs.size(), 0.0);
+  std::vector<Tensor> parts;  // the one-element device tensors of one dtype, read in one copy
+  std::vector<size_t> where;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    const Tensor& x = xs[i];
+    if (!x.defined()) continue;
+    EMBER_CHECK(x.numel() == 1, "read_scalars: expected one element, got " << x.describe());
+    if (x.device() == Device::CPU || !is_float(x.dtype()) ||
+        (!parts.empty() && (parts[0].device() != x.device() || parts[0].dtype() != x.dtype()))) {
+      out[i] = scalar(x);
+      continue;
+    }
+    parts.push_back(x.contiguous().reshape({1, 1}));
+    where.push_back(i);
+  }
+  if (parts.empty()) return out;
+  const Tensor host = concat(parts, 1).to(Device::CPU);
+  EMBER_FLOAT_SWITCH(host.dtype(), T, {
+    for (size_t j = 0; j < where.size(); ++j) out[where[j]] = static_cast<double>(host.data<T>()[j]);
+  });
   return out;
 }
 

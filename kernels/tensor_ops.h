@@ -35,6 +35,16 @@ Tensor sum_all(const Tensor& x);                  // shape [1]
 Tensor sum_axis(const Tensor& x, int axis);       // 2-D: axis 0 -> [n], axis 1 -> [m]
 Tensor broadcast_axis(const Tensor& g, int axis, int64_t m, int64_t n, double scale = 1.0);
 double sum_squares(const Tensor& x);              // host scalar
+// Sum of the squares of every element of every tensor (undefined ones
+// skipped). On the host in double (the _tensor form: an F64 [1] host
+// tensor); on a device accumulated there (each tensor's sum in double inside
+// the kernel, the sums in the tensors' dtype; all on one device, one dtype),
+// the _tensor form leaving the [1] result there, the other reading it once.
+double sum_squares_all(const std::vector<Tensor>& xs);
+Tensor sum_squares_all_tensor(const std::vector<Tensor>& xs);
+// The values of one-element tensors (undefined ones read as 0); those on a
+// device come back in a single copy.
+std::vector<double> read_scalars(const std::vector<Tensor>& xs);
 
 // Row L2-normalisation; norms [m] receives max(||x_i||, eps).
 Tensor l2_normalize_rows(const Tensor& x, double eps, Tensor* norms);

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "backend_harness.h"
+#include "core/context.h"
 #include "backend_registry.h"
 #include "kernels/elementwise.h"
 #include "kernels/optim.h"
@@ -172,6 +173,18 @@ EMBER_BACKEND_TEST("indexing", "backends: gather, scatter-add, concat, column sl
     REQUIRE_THROWS_WITH(tensor::gather_rows(x.to(d), bad.to(d)), Catch::Contains("out of range"));
     Tensor src = rand_t({2, 2}, DType::F32, 2);
     REQUIRE_THROWS_WITH(tensor::scatter_add_rows(src.to(d), bad.to(d), 4), Catch::Contains("out of range"));
+    // Host indices for device data: checked on the host (naming the position),
+    // uploaded, and the same rows as with device indices, with no read-back.
+    REQUIRE_THROWS_WITH(tensor::gather_rows(x.to(d), bad), Catch::Contains("index 4 at position 1"));
+    REQUIRE_THROWS_WITH(tensor::scatter_add_rows(src.to(d), bad, 4), Catch::Contains("index 4 at position 1"));
+    Tensor good = Tensor::from_vector<int64_t>({3, 0, 3}, {3});
+    Tensor src3 = rand_t({3, 2}, DType::F32, 3);
+    Context::get().reset_transfers();
+    const Tensor a = tensor::gather_rows(x.to(d), good), s = tensor::scatter_add_rows(src3.to(d), good, 4);
+    CHECK(Context::get().transfers().to_host == 0);
+    CHECK(a.to(Device::CPU).to_vector<float>() == tensor::gather_rows(x, good).to_vector<float>());
+    const std::vector<float> s_dev = s.to(Device::CPU).to_vector<float>(), s_cpu = tensor::scatter_add_rows(src3, good, 4).to_vector<float>();
+    for (size_t i = 0; i < s_cpu.size(); ++i) CHECK(s_dev[i] == Approx(s_cpu[i]).margin(1e-6));
   }
 }
 

@@ -17,7 +17,8 @@ SparseCsr to_sparse_csr(const SparseFeatures& f, Device device) {
 ReadyView make_ready(const GraphView& v) {
   ReadyView r;
   r.graph = build_message_graph(v.src, v.dst, v.num_nodes, MessageGraphOptions{}, Device::CPU);
-  message_graph_transpose(r.graph);  // fills the cache
+  message_graph_transpose(r.graph);           // fills the cache: the transpose ...
+  message_graph_heavy_rows(r.graph, true);    // ... and the very-high-degree rows of both directions
   r.x = to_sparse_csr(v.features, Device::CPU).with_transpose();
   return r;
 }

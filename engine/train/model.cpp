@@ -209,8 +209,7 @@ Variable MaeHead::forward(const Variable& h, const MessageGraph& g, const Tensor
   for (int64_t i = 0; i < d; ++i) eye_host.data<float>()[i * d + i] = 1.0f;
   Variable eye(dev == Device::CPU ? eye_host : eye_host.to(dev));
   Variable agg = gat_conv(code, g, eye, a_src, a_dst, Variable(), opt);
-  Tensor rows = target_rows.to(dev);
-  return linear(gather_rows(agg, rows), w_dec_, b_dec_);
+  return linear(gather_rows(agg, target_rows), w_dec_, b_dec_);  // host rows: checked and uploaded by the op
 }
 
 void MaeHead::collect(std::vector<std::pair<std::string, Variable>>& out, const std::string& p) const {

@@ -108,8 +108,10 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     {
       PhaseClock clock(profile_, "upload", device_);
       v = to_device(b.retrieval, device_);
-      cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())}, device_);
-      pos = Tensor::from_vector(b.positives, {B, 1}, device_);
+      // Row lists stay on the host: the ops check them there and upload them
+      // (a device-side check would read an error flag back: a synchronisation).
+      cand = Tensor::from_vector(b.candidates, {static_cast<int64_t>(b.candidates.size())});
+      pos = Tensor::from_vector(b.positives, {B, 1});
       mask = Tensor::from_vector(b.mask, {B, static_cast<int64_t>(b.candidates.size())}, device_);
       if (!b.log_q.empty())  // sampled-softmax correction for popular in-batch candidates
         ro.log_q = Tensor::from_vector(b.log_q, {static_cast<int64_t>(b.log_q.size())}, device_);
@@ -117,7 +119,7 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     PhaseClock clock(profile_, "forward.retrieval", device_);
     Variable emb =
         model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true}, {}, ids);
-    Variable q = l2_normalize_rows(gather_rows(emb, arange(B, device_)));
+    Variable q = l2_normalize_rows(gather_rows(emb, arange(B, Device::CPU)));
     Variable c = l2_normalize_rows(gather_rows(emb, cand));
     ro.temperature = ob.temperature;
     ro.mask = &mask;
@@ -149,15 +151,16 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     {
       PhaseClock clock(profile_, "upload", device_);
       v = to_device(b.mae, device_);
-      masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())}, device_);
-      rows = Tensor::from_vector(b.mae_rows, {K}, device_);
+      // Row lists stay on the host: they are read there (masks) and uploaded by the ops.
+      masked = Tensor::from_vector(b.mae_masked, {static_cast<int64_t>(b.mae_masked.size())});
+      rows = Tensor::from_vector(b.mae_rows, {K});
       target = Variable(Tensor::from_vector(b.mae_target, {K, F}, device_));
     }
     PhaseClock clock(profile_, "forward.mae", device_);
     Variable h =
         model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ssl_ids);
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
-    terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, device_), ob.mae.exponent)});
+    terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, Device::CPU), ob.mae.exponent)});
   }
   return terms;
 }
@@ -219,25 +222,17 @@ Trainer::StepLosses Trainer::weighted_gradients(const TrainBatch& b, int64_t glo
     (t.which == kRetrieval ? l_ret : t.which == kCca ? l_cca : l_mae) = t.value;
     t.weight = effective_weight(t.which);
   }
-  auto value = [](const Variable& v) { return v.defined() ? tensor::scalar(v.value()) : 0.0; };
-  out.retrieval = value(l_ret);
-  out.cca = value(l_cca);
-  out.mae = value(l_mae);
-  const char* names[3] = {"retrieval", "CCA", "MAE"};
-  const double vals[3] = {out.retrieval, out.cca, out.mae};
-  for (int i = 0; i < 3; ++i) {
-    if (!std::isfinite(vals[i])) {
-      out.ok = false;
-      out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(vals[i]);
-      return out;
-    }
-  }
   Variable total;
   for (const LossTerm& t : terms) {
     Variable s = scale(t.value, t.weight);
     total = total.defined() ? add(total, s) : s;
   }
-  out.total = value(total);
+  // The values are not read here: a read would wait for the forward pass
+  // before the backward pass could be queued. train_step reads them (and
+  // refuses the step if one is not finite) with the gradient norm.
+  auto value = [](const Variable& v) { return v.defined() ? v.value() : Tensor(); };
+  out.unread = {value(l_ret), value(l_cca), value(l_mae), value(total)};
+  if (!total.defined()) return out;
   PhaseClock clock(profile_, "backward", device_);
   total.backward();
   return out;
@@ -334,17 +329,32 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   StepLosses out = mgda ? mgda_gradients(b, global_step, rows) : weighted_gradients(b, global_step, rows);
   if (!out.ok) return out;
   PhaseClock clock(profile_, "optimizer", device_);
-  double norm = 0, id_scale = 1.0;
-  if (!ids_) {
-    norm = cfg_.optim.clip_norm > 0.0 ? optim_->clip_grad_norm(cfg_.optim.clip_norm) : optim_->grad_norm();
-  } else {
-    // One global norm over the dense gradients and the id rows' gradient.
-    const double dense = optim_->grad_norm();
-    norm = std::sqrt(dense * dense + ids_->grad_sq_norm(rows));
-    if (cfg_.optim.clip_norm > 0.0 && std::isfinite(norm) && norm > cfg_.optim.clip_norm) {
-      id_scale = cfg_.optim.clip_norm / (norm + 1e-12);
-      optim_->scale_gradients(id_scale);
-    }
+  // The step's one read-back on a device: the loss values and the squared
+  // gradient norm in a single copy.
+  std::vector<Tensor> reads = out.unread;
+  reads.push_back(optim_->grad_sq_norm_tensor());
+  const std::vector<double> v = tensor::read_scalars(reads);
+  if (!out.unread.empty()) {
+    out.retrieval = v[0];
+    out.cca = v[1];
+    out.mae = v[2];
+    out.total = v[3];
+    out.unread.clear();
+    const char* names[3] = {"retrieval", "CCA", "MAE"};
+    for (int i = 0; i < 3; ++i)
+      if (!std::isfinite(v[i])) {
+        out.ok = false;
+        out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(v[i]);
+        optim_->zero_grad();
+        return out;
+      }
+  }
+  // One global norm over the dense gradients and the id rows' gradient.
+  const double norm = std::sqrt(v.back() + (ids_ ? ids_->grad_sq_norm(rows) : 0.0));
+  double id_scale = 1.0;
+  if (cfg_.optim.clip_norm > 0.0 && std::isfinite(norm) && norm > cfg_.optim.clip_norm) {
+    id_scale = cfg_.optim.clip_norm / (norm + 1e-12);
+    optim_->scale_gradients(id_scale);
   }
   if (!std::isfinite(norm)) {
     out.ok = false;

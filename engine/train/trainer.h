@@ -66,6 +66,10 @@ class Trainer {
     double total = 0, retrieval = 0, cca = 0, mae = 0;
     bool ok = true;
     std::string problem;
+    // Weighted path: the loss values (retrieval, CCA, MAE, total) still where
+    // they were computed; train_step reads them with the gradient norm in one
+    // copy. Empty once read.
+    std::vector<Tensor> unread;
   };
   // Sums of one epoch's step losses (good steps only).
   struct EpochStats {
