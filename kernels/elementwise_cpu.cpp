@@ -58,9 +58,9 @@ void dropout(double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& 
   EMBER_FLOAT_SWITCH(x.dtype(), T, {
     const T* px = x.data<T>();
     T* py = y.data<T>();
-    const int64_t blocks = (n + 3) / 4;
+    const int64_t blocks = (n + math::kDropoutPerBlock - 1) / math::kDropoutPerBlock;
 _Pragma("omp parallel for schedule(static) if (n > 32768)")
-    for (int64_t b = 0; b < blocks; ++b) math::dropout4(px, py, n, b, p, seed, stream);
+    for (int64_t b = 0; b < blocks; ++b) math::dropout8(px, py, n, b, p, seed, stream);
   });
 }
 

@@ -42,13 +42,13 @@ __global__ void unary_backward_kernel(UnaryOp op, T p, const T* __restrict__ x,
     gx[i] = math::unary_grad(op, x[i], gy[i], p);
 }
 
-// One thread per 4 elements (one Philox block each).
+// One thread per 8 elements (one Philox block each).
 template <class T>
 __global__ void dropout_kernel(double p, uint64_t seed, uint64_t stream, const T* __restrict__ x,
                                T* __restrict__ y, int64_t n) {
-  const int64_t blocks = (n + 3) / 4;
+  const int64_t blocks = (n + math::kDropoutPerBlock - 1) / math::kDropoutPerBlock;
   for (int64_t b = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; b < blocks; b += (int64_t)gridDim.x * blockDim.x)
-    math::dropout4(x, y, n, b, p, seed, stream);
+    math::dropout8(x, y, n, b, p, seed, stream);
 }
 
 }  // namespace
@@ -96,7 +96,7 @@ void dropout(double p, uint64_t seed, uint64_t stream, const Tensor& x, Tensor& 
   const int64_t n = x.numel();
   if (n == 0) return;
   EMBER_FLOAT_SWITCH(x.dtype(), T, {
-    EMBER_LAUNCH(dropout_kernel<T>, grid_for((n + 3) / 4, kThreads), kThreads, 0, 0, p, seed, stream,
+    EMBER_LAUNCH(dropout_kernel<T>, grid_for((n + math::kDropoutPerBlock - 1) / math::kDropoutPerBlock, kThreads), kThreads, 0, 0, p, seed, stream,
                  x.data<T>(), y.data<T>(), n);
   });
 }

@@ -54,23 +54,29 @@ EMBER_HD T unary_grad(UnaryOp op, T x, T gy, T p) {
 
 // Inverted dropout: element `i` is kept with probability 1-p and scaled by
 // 1/(1-p). The mask is a pure function of (seed, stream, i), so backward
-// recomputes it instead of storing it: element i uses word i % 4 of the
-// Philox block of counter i / 4 (one Philox call serves four elements).
-EMBER_HD float dropout_uniform(uint32_t word) { return static_cast<float>(word >> 8) * (1.0f / 16777216.0f); }
+// recomputes it instead of storing it: element i uses the 16-bit half
+// i % 8 of the Philox block of counter i / 8 (one Philox call serves eight
+// elements; the keep probability is exact to 2^-16).
+EMBER_HD float dropout_uniform16(uint32_t half) { return static_cast<float>(half) * (1.0f / 65536.0f); }
 
-// Elements [4 b, 4 b + 4) of x (n elements) into y: one Philox block.
+constexpr int64_t kDropoutPerBlock = 8;
+
+// Elements [8 b, 8 b + 8) of x (n elements) into y: one Philox block.
 template <class T>
-EMBER_HD void dropout4(const T* x, T* y, int64_t n, int64_t b, double p, uint64_t seed, uint64_t stream) {
-  const int64_t i0 = 4 * b;
+EMBER_HD void dropout8(const T* x, T* y, int64_t n, int64_t b, double p, uint64_t seed, uint64_t stream) {
+  const int64_t i0 = kDropoutPerBlock * b;
   if (p <= 0.0) {
-    for (int64_t i = i0; i < i0 + 4 && i < n; ++i) y[i] = x[i];
+    for (int64_t i = i0; i < i0 + kDropoutPerBlock && i < n; ++i) y[i] = x[i];
     return;
   }
   const philox::U4 r = philox::philox4x32(static_cast<uint64_t>(b), stream, seed);
   const uint32_t w[4] = {r.x, r.y, r.z, r.w};
   const float pf = static_cast<float>(p);
   const T scale = static_cast<T>(1.0 / (1.0 - p));
-  for (int64_t k = 0; k < 4 && i0 + k < n; ++k) y[i0 + k] = dropout_uniform(w[k]) >= pf ? x[i0 + k] * scale : T(0);
+  for (int64_t k = 0; k < kDropoutPerBlock && i0 + k < n; ++k) {
+    const uint32_t half = (w[k >> 1] >> ((k & 1) * 16)) & 0xffffu;
+    y[i0 + k] = dropout_uniform16(half) >= pf ? x[i0 + k] * scale : T(0);
+  }
 }
 
 // One Adam/AdamW update of one parameter element (bias-corrected).

@@ -1,11 +1,11 @@
 // CPU reference for kernels/topk.h.
-#include <Eigen/Core>
 #include <algorithm>
 #include <cmath>
 #include <numeric>
 #include <vector>
 
 #include "kernels/topk.h"
+#include "kernels/matmul.h"
 
 namespace ember {
 
@@ -33,13 +33,10 @@ void check_topk_merge_args(const Tensor& scores, const Tensor& excl_offsets, con
 namespace cpu {
 
 void topk_score_tile(const Tensor& queries, const Tensor& items, Tensor& out) {
-  using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   const int64_t B = queries.size(0), d = queries.size(1), T = items.size(0);
   EMBER_CHECK(items.size(1) == d && out.size(0) == B && out.size(1) == T,
               "topk_score_tile: shapes " << queries.describe() << ", " << items.describe() << " -> " << out.describe());
-  Eigen::Map<const RowMat> q(queries.data<float>(), B, d), it(items.data<float>(), T, d);
-  Eigen::Map<RowMat> o(out.data<float>(), B, T);
-  o.noalias() = q * it.transpose();
+  matmul(queries, false, items, true, 1.0, 0.0, out);  // the CPU GEMM, partitioned over OpenMP threads
 }
 
 void topk_merge_rows(const Tensor& scores, int64_t id_offset, const Tensor& excl_offsets, const Tensor& excl_ids,

@@ -88,7 +88,9 @@ TEST_CASE("backends: dropout keeps about 1-p of the elements, scaled", "[kernels
 
 EMBER_BACKEND_TEST("matmul", "backends: matmul", "[kernels][emu]") {
   for (DType dt : {DType::F32, DType::F64})
-    for (Shape mkn : {Shape{1, 1, 1}, Shape{5, 3, 7}, Shape{33, 64, 17}})
+    // The last two take the CPU's partitioned paths (kernels/matmul_cpu.cpp):
+    // row blocks of C, and partial products over chunks of a long K.
+    for (Shape mkn : {Shape{1, 1, 1}, Shape{5, 3, 7}, Shape{33, 64, 17}, Shape{1100, 24, 40}, Shape{40, 9000, 30}})
       for (bool ta : {false, true})
         for (bool tb : {false, true}) {
           const int64_t m = mkn[0], k = mkn[1], n = mkn[2];
