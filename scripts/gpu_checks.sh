@@ -46,6 +46,11 @@ done
 for b in bench_linear bench_gat_layer bench_objectives; do
   step "$b" "$b.log" "build-gpu/bench/$b" --device cuda
 done
+# Whole training steps (issue 16): phases and host<->device copies per step.
+for obj in retrieval ssmtl; do
+  step "bench_train_step $obj" "bench_train_step_$obj.log" build-gpu/bench/bench_train_step --device cuda \
+    --users 200000 --communities 2000 --batch 1024 --fanouts 10,5 --steps 20 --warmup 3 --objectives "$obj"
+done
 echo
 printf '%-32s %-7s %-8s %s\n' step result time log
 for s in "${summary[@]}"; do IFS='|' read -r n r t l <<<"$s"; printf '%-32s %-7s %-8s %s\n' "$n" "$r" "$t" "$l"; done

@@ -16,11 +16,11 @@ EMBER_BUILD_DIR=$main_build EMBER_BUILD_TARGETS="ember_train ember_evaluate embe
   bash scripts/build.sh -DEMBER_CUDA=OFF -DEMBER_EMULATOR=OFF -DEMBER_BUILD_TESTS=OFF -DEMBER_BUILD_BENCH=OFF -DEMBER_PYTHON=OFF
 bin=$main_build/examples
 out=${EMBER_RUNS_DIR:-runs}
-echo "== training SSMTL (alpha 1, beta 0.01, gamma 0.1: the weights the validation sweep of docs/results.md picked for this graph)"
+echo "== training SSMTL (retrieval + CCA + MAE, weights balanced by gradient norm; id embeddings, hard negatives, logQ: the 'ssmtl' arm of docs/results.md)"
 "$bin/ember_train" --config examples/configs/ssmtl.json --out "$out/ssmtl"
-echo "== training the retrieval-only baseline (beta = gamma = 0)"
+echo "== training the retrieval-only model (beta = gamma = 0, the same levers: the 'all' arm)"
 "$bin/ember_train" --config examples/configs/baseline.json --out "$out/baseline"
-echo "== evaluating on the held-out test friendships"
+echo "== evaluating on the held-out test friendships (candidates served with query expansion, blended with friends-of-friends as configured)"
 "$bin/ember_evaluate" --run "$out/ssmtl" --run "$out/baseline" --baselines
 echo "== building the HNSW index"
 "$bin/ember_index" --run "$out/ssmtl"
