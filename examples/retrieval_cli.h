@@ -11,7 +11,7 @@ namespace ember_cli {
 class RetrievalOptions {
  public:
   void add_to(CLI::App& app) {
-    opts_.push_back(app.add_option("--expand", e_.friends, "query expansion: friends per query (0 = off)"));
+    opts_.push_back(app.add_option("--expand", e_.friends, "query expansion: friends per query (0: every friend with --expand-select all, the default; off with similar / embedded)"));
     opts_.push_back(app.add_option("--expand-select", e_.select, "expansion friends: similar, embedded or all")
                         ->check(CLI::IsMember({"similar", "embedded", "all"})));
     opts_.push_back(app.add_option("--expand-merge", e_.merge, "expansion merge: mean, max or softcount")
