@@ -15,3 +15,15 @@ EMBER_DECLARE_BACKENDS(
     // dst[:, dst_col + j] = src[:, src_col + j] for j < ncols (same row count).
     void copy_columns(const Tensor& src, int64_t src_col, Tensor& dst, int64_t dst_col,
                       int64_t ncols);)
+
+namespace ember {
+// Host-side range check of row indices (the CPU backend, and the front for
+// host indices of device data): throws naming the position and the value.
+template <class I>
+inline void check_row_indices(const I* idx, int64_t n, int64_t limit, const char* what) {
+  for (int64_t r = 0; r < n; ++r)
+    EMBER_CHECK(idx[r] >= 0 && static_cast<int64_t>(idx[r]) < limit,
+                what << ": index " << static_cast<int64_t>(idx[r]) << " at position " << r
+                     << " is out of range [0, " << limit << ")");
+}
+}  // namespace ember

@@ -7,19 +7,12 @@
 namespace ember {
 namespace cpu {
 
-template <class I>
-static void check_indices(const I* idx, int64_t n, int64_t limit, const char* what) {
-  for (int64_t r = 0; r < n; ++r)
-    EMBER_CHECK(idx[r] >= 0 && static_cast<int64_t>(idx[r]) < limit,
-                what << ": index " << static_cast<int64_t>(idx[r]) << " at position " << r
-                     << " is out of range [0, " << limit << ")");
-}
 
 void gather_rows(const Tensor& x, const Tensor& idx, Tensor& out, bool /*check_range: always checked here*/) {
   const int64_t rows = idx.numel(), cols = x.numel() / std::max<int64_t>(1, x.size(0));
   EMBER_INDEX_SWITCH(idx.dtype(), I, {
     const I* pi = idx.data<I>();
-    check_indices(pi, rows, x.size(0), "gather_rows");
+    check_row_indices(pi, rows, x.size(0), "gather_rows");
     EMBER_FLOAT_SWITCH(x.dtype(), T, {
       const T* px = x.data<T>();
       T* po = out.data<T>();
@@ -34,7 +27,7 @@ void scatter_add_rows(const Tensor& src, const Tensor& idx, Tensor& out, bool /*
   const int64_t rows = idx.numel(), cols = out.numel() / std::max<int64_t>(1, out.size(0));
   EMBER_INDEX_SWITCH(idx.dtype(), I, {
     const I* pi = idx.data<I>();
-    check_indices(pi, rows, out.size(0), "scatter_add_rows");
+    check_row_indices(pi, rows, out.size(0), "scatter_add_rows");
     EMBER_FLOAT_SWITCH(src.dtype(), T, {
       const T* ps = src.data<T>();
       T* po = out.data<T>();

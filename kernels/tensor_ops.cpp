@@ -179,13 +179,7 @@ static Tensor host_checked_indices(const Tensor& idx_in, const Tensor& data, int
     return idx_in.contiguous();
   }
   Tensor idx = idx_in.contiguous();
-  EMBER_INDEX_SWITCH(idx.dtype(), I, {
-    const I* p = idx.data<I>();
-    for (int64_t r = 0; r < idx.numel(); ++r)
-      EMBER_CHECK(p[r] >= 0 && static_cast<int64_t>(p[r]) < limit,
-                  what << ": index " << static_cast<int64_t>(p[r]) << " at position " << r
-                       << " is out of range [0, " << limit << ")");
-  });
+  EMBER_INDEX_SWITCH(idx.dtype(), I, check_row_indices(idx.data<I>(), idx.numel(), limit, what));
   *device_check = false;
   return idx.to(data.device());
 }
@@ -196,7 +190,7 @@ Tensor gather_rows(const Tensor& x_in, const Tensor& idx_in) {
   EMBER_CHECK(idx_in.dim() == 1, "gather_rows: indices must be 1-D, got " << idx_in.describe());
   EMBER_CHECK(!is_float(idx_in.dtype()), "gather_rows: indices must be int32/int64, got "
                                              << idx_in.describe());
-  bool device_check = true;
+  bool device_check;
   Tensor x = x_in.contiguous(), idx = host_checked_indices(idx_in, x_in, x_in.size(0), "gather_rows", &device_check);
   Shape shape = x.shape();
   shape[0] = idx.numel();
@@ -212,7 +206,7 @@ Tensor scatter_add_rows(const Tensor& src_in, const Tensor& idx_in, int64_t num_
                                                                        << src_in.describe());
   EMBER_CHECK(!is_float(idx_in.dtype()), "scatter_add_rows: indices must be int32/int64");
   EMBER_CHECK(num_rows >= 0, "scatter_add_rows: negative row count");
-  bool device_check = true;
+  bool device_check;
   Tensor src = src_in.contiguous(), idx = host_checked_indices(idx_in, src_in, num_rows, "scatter_add_rows", &device_check);
   Shape shape = src.shape();
   shape[0] = num_rows;
@@ -287,8 +281,6 @@ Tensor sum_squares_all_tensor(const std::vector<Tensor>& xs) {
   }
   return sum.defined() ? sum : Tensor::zeros({1}, DType::F32);
 }
-
-double sum_squares_all(const std::vector<Tensor>& xs) { return scalar(sum_squares_all_tensor(xs)); }
 
 std::vector<double> read_scalars(const std::vector<Tensor>& xs) {
   std::vector<double> out(xs.size(), 0.0);

@@ -36,11 +36,9 @@ Tensor sum_axis(const Tensor& x, int axis);       // 2-D: axis 0 -> [n], axis 1 
 Tensor broadcast_axis(const Tensor& g, int axis, int64_t m, int64_t n, double scale = 1.0);
 double sum_squares(const Tensor& x);              // host scalar
 // Sum of the squares of every element of every tensor (undefined ones
-// skipped). On the host in double (the _tensor form: an F64 [1] host
-// tensor); on a device accumulated there (each tensor's sum in double inside
-// the kernel, the sums in the tensors' dtype; all on one device, one dtype),
-// the _tensor form leaving the [1] result there, the other reading it once.
-double sum_squares_all(const std::vector<Tensor>& xs);
+// skipped), as a [1] tensor where the tensors are: on the host an F64 sum in
+// double; on a device accumulated there (each tensor's sum in double inside
+// the kernel, the sums in the tensors' dtype; all on one device, one dtype).
 Tensor sum_squares_all_tensor(const std::vector<Tensor>& xs);
 // The values of one-element tensors (undefined ones read as 0); those on a
 // device come back in a single copy.
