@@ -5,11 +5,14 @@
 // Writes config.json, metrics.jsonl, checkpoint.bin, split/, embeddings.npy,
 // node_ids.txt into --out. Exit code 0 on success, 1 on any error, 130 when
 // interrupted by Ctrl-C / SIGTERM (after writing the checkpoint).
+// Data-parallel: `mpirun -np R ember_train ...` trains one model on R ranks
+// (docs/distributed.md); rank 0 writes --out.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
 
 #include "engine/data/prepare.h"
+#include "engine/dist/communicator.h"
 #include "engine/io/interrupt.h"
 #include "engine/train/memory_estimate.h"
 #include "engine/train/run_dir.h"
@@ -18,6 +21,8 @@
 using namespace ember;
 
 int main(int argc, char** argv) {
+  return run_job("ember_train", &argc, &argv, [&](DistJob& job) -> int {
+  Communicator& comm = job.comm();
   CLI::App app{"Train ember's SSMTL GAT encoder (retrieval + CCA + MAE) and export user embeddings"};
   std::string out, config_path, graph, device;
   int64_t epochs = 0;
@@ -38,7 +43,7 @@ int main(int argc, char** argv) {
   app.add_option("--device", device, "cpu, cuda or emu (overrides device)")->check(CLI::IsMember({"cpu", "cuda", "emu"}));
   app.add_flag("--resume", resume, "continue the run in --out from its checkpoint");
   CLI11_PARSE(app, argc, argv);
-  try {
+  {
     RunDir run{out};
     TrainConfig cfg = resume ? run.load_config()
                              : (config_path.empty() ? TrainConfig{} : TrainConfig::from_file(config_path));
@@ -50,26 +55,39 @@ int main(int argc, char** argv) {
     if (cold >= 0) cfg.data.cold_start_users = cold;
     if (!device.empty()) cfg.device = device;
     cfg.validate();
-    PreparedData data = prepare_data(cfg.data, cfg.seed, out);
-    std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
-                cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
-    std::printf("memory: training needs about %s; %s of host memory available\n",
-                estimate_training(cfg, graph_size(data.split.train)).describe().c_str(),
-                format_bytes(available_host_memory()).c_str());
-    Trainer trainer(cfg, data.split.train, data.val, RunDir{out});
+    job.use_device(parse_device_name(cfg.device));
+    const bool root = comm.is_root();
+    // Every rank loads the graph and computes the (seeded) split; rank 0 writes it.
+    PreparedData data = prepare_data(cfg.data, cfg.seed, root ? out : "", root);
+    if (root) {
+      std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
+                  cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
+      if (comm.distributed())
+        std::printf("data-parallel: %d ranks (%s); global batch %lld queries (%s)\n", comm.size(),
+                    comm.backend().c_str(), (long long)cfg.sampler.batch_size, cfg.distributed.batches.c_str());
+      std::printf("memory: training needs about %s per rank; %s of host memory available\n",
+                  estimate_training(cfg, graph_size(data.split.train)).describe().c_str(),
+                  format_bytes(available_host_memory()).c_str());
+    }
+    Trainer trainer(cfg, data.split.train, data.val, RunDir{out}, &comm);
     install_interrupt_handler();
     TrainResult r = trainer.fit(resume);
+    if (comm.distributed())
+      std::printf("%s: parameters and optimizer state checksum %016llx\n", job.who().c_str(),
+                  (unsigned long long)trainer.state_checksum());
     if (r.interrupted) {
-      std::printf("interrupted: checkpoint written to %s; continue with --resume\n", run.checkpoint().c_str());
+      if (root) std::printf("interrupted: checkpoint written to %s; continue with --resume\n", run.checkpoint().c_str());
       return 130;
     }
-    std::printf("trained %lld steps in %.1f s; best validation Recall@50 %.4f (epoch %lld)%s\n", (long long)r.steps,
-                r.seconds, r.best_val_recall50, (long long)r.best_epoch + 1, r.stopped_early ? ", stopped early" : "");
-    write_embeddings(run, trainer.embed_all(), data.full.ids);
-    std::printf("wrote %s and %s\n", run.embeddings().c_str(), run.node_ids().c_str());
+    if (root)
+      std::printf("trained %lld steps in %.1f s; best validation Recall@50 %.4f (epoch %lld)%s\n", (long long)r.steps,
+                  r.seconds, r.best_val_recall50, (long long)r.best_epoch + 1, r.stopped_early ? ", stopped early" : "");
+    const Tensor emb = trainer.embed_sharded();
+    if (root) {
+      write_embeddings(run, emb, data.full.ids);
+      std::printf("wrote %s and %s\n", run.embeddings().c_str(), run.node_ids().c_str());
+    }
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "ember_train: error: %s\n", e.what());
-    return 1;
   }
+  });
 }

@@ -92,11 +92,10 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, double alpha, doub
     C.noalias() += al * sum;
     return;
   }
-  if (!parallel || row_blocks == 1) {
-    rows_product<T>(A, ta, B, tb, al, C, 0, M);  // one thread (Eigen never starts its own: see the top)
-    return;
-  }
-#pragma omp parallel for schedule(static)
+  // Serial or parallel, C is computed in the same row blocks: a row's value
+  // depends only on its place in its block of kRowBlock rows, never on M or
+  // the thread count (sharded inference relies on it: Encoder::infer_block).
+#pragma omp parallel for schedule(static) if (parallel)
   for (int64_t i = 0; i < row_blocks; ++i) {
     const int64_t r0 = i * kRowBlock;
     rows_product<T>(A, ta, B, tb, al, C, r0, std::min(kRowBlock, M - r0));

@@ -204,6 +204,7 @@ void visit(Visitor& v, TrainConfig& c) {
       x.field("depth", b.depth);
     });
   });
+  v.object("distributed", [&](Visitor& d) { d.field("batches", c.distributed.batches); });
   v.object("index", [&](Visitor& i) {
     i.field("M", c.index.M);
     i.field("ef_construction", c.index.ef_construction);
@@ -331,6 +332,8 @@ void TrainConfig::validate() const {
   check_range(train.checkpoint_every >= 0, "train.checkpoint_every", "must be >= 0");
   retrieval.expansion.validate();
   retrieval.blend.validate();
+  check_range(distributed.batches == "shard" || distributed.batches == "replicate", "distributed.batches",
+              "must be shard or replicate");
   check_range(index.M >= 2, "index.M", "must be >= 2");
   check_range(index.ef_construction >= 1, "index.ef_construction", "must be >= 1");
   check_range(index.ef >= 1, "index.ef", "must be >= 1");

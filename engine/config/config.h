@@ -127,6 +127,16 @@ struct IndexConfig {
   int64_t ef = 128;
 };
 
+// Data-parallel training under mpirun (docs/distributed.md). Ignored by a
+// job of one process.
+struct DistributedConfig {
+  // "shard": each rank takes its slice of every global batch of
+  // sampler.batch_size queries (the union over ranks is the one-process
+  // epoch); "replicate": every rank trains on the whole global batch (a test
+  // mode: R ranks then equal one process up to float rounding).
+  std::string batches = "shard";
+};
+
 struct TrainConfig {
   uint64_t seed = 1;
   std::string device = "cpu";  // "cpu", "cuda", "emu"
@@ -138,6 +148,7 @@ struct TrainConfig {
   TrainLoopConfig train;
   IndexConfig index;
   RetrievalConfig retrieval;
+  DistributedConfig distributed;
 
   // Parses JSON text. Unknown keys, wrong types and invalid values throw
   // ember::Error naming the key path (e.g. "config: model.heads must be >= 1").

@@ -27,9 +27,21 @@ enum : uint64_t { kPermStream = 11, kPosStream = 12, kNegStream = 13, kAugStream
 
 }  // namespace
 
-BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users)
-    : g_(train), cfg_(cfg), users_(std::move(train_users)) {
+uint64_t shard_seed(uint64_t seed, const BatchShard& shard) {
+  if (!shard.sharded() || shard.rank == 0) return seed;
+  return philox::bits64(seed, 0x7261'6e6bull /* "rank" */, static_cast<uint64_t>(shard.rank));
+}
+
+BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users,
+                           BatchShard shard)
+    : g_(train), cfg_(cfg), shard_(shard), users_(std::move(train_users)) {
   EMBER_CHECK(!users_.empty(), "training: no user has a training edge");
+  EMBER_CHECK(shard_.ranks >= 1 && shard_.rank >= 0 && shard_.rank < shard_.ranks,
+              "training: rank " << shard_.rank << " of " << shard_.ranks);
+  EMBER_CHECK(!shard_.sharded() || std::min<int64_t>(cfg_.sampler.batch_size, users_.size()) >= shard_.ranks,
+              "training: a global batch of " << std::min<int64_t>(cfg_.sampler.batch_size, users_.size())
+                                             << " queries cannot be shared by " << shard_.ranks
+                                             << " ranks (sampler.batch_size is the global batch: raise it)");
   for (int32_t u : users_)
     EMBER_CHECK(u >= 0 && u < g_.num_nodes() && g_.degree(u) > 0, "training: user " << u << " has no training edge");
   if (cfg_.objectives.logq_correction) {
@@ -46,7 +58,9 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
       const double w = 1.0 / (static_cast<double>(users_.size()) * static_cast<double>(g_.degree(u)));
       for (int32_t v : g_.neighbors_of(u)) p_pos[v] += w;
     }
-    const double B = static_cast<double>(std::min<int64_t>(cfg_.sampler.batch_size, users_.size()));
+    // B: one rank's queries per batch (its candidates come from its own batch).
+    const double B = static_cast<double>(std::min<int64_t>(cfg_.sampler.batch_size, users_.size())) /
+                     (shard_.sharded() ? shard_.ranks : 1);
     const double R = static_cast<double>(cfg_.objectives.random_negatives);
     const double H = static_cast<double>(cfg_.objectives.hard_negatives);
     const double two_e = static_cast<double>(std::max<size_t>(g_.neighbors.size(), 1));
@@ -60,7 +74,10 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
 
 int64_t BatchBuilder::batches_per_epoch() const {
   const int64_t b = cfg_.sampler.batch_size;
-  return (static_cast<int64_t>(users_.size()) + b - 1) / b;
+  const int64_t n = static_cast<int64_t>(users_.size());
+  int64_t batches = (n + b - 1) / b;
+  if (shard_.sharded() && n - (batches - 1) * b < shard_.ranks) --batches;  // a last batch too small to share
+  return batches;
 }
 
 TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
@@ -71,21 +88,29 @@ TrainBatch BatchBuilder::build(int64_t epoch, int64_t index) const {
 }
 
 TrainBatch BatchBuilder::build_unclocked(int64_t epoch, int64_t index) const {
-  const uint64_t seed = cfg_.seed;
+  const uint64_t seed = shard_seed(cfg_.seed, shard_);
   const uint64_t key = static_cast<uint64_t>(epoch) * 1000003ull + static_cast<uint64_t>(index);
   // Per-epoch permutation of the users (Fisher-Yates with a seeded Rng).
   std::vector<int32_t> perm = users_;
-  Rng prng(seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull), kPermStream);
+  Rng prng(cfg_.seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull), kPermStream);
   for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[prng.below(i)]);
   const int64_t bsz = cfg_.sampler.batch_size;
-  const int64_t begin = index * bsz, end = std::min<int64_t>(begin + bsz, perm.size());
+  int64_t begin = index * bsz, end = std::min<int64_t>(begin + bsz, perm.size());
   EMBER_CHECK(begin < end, "batch " << index << " is past the end of epoch " << epoch);
+  const int64_t global_queries = end - begin;
+  if (shard_.sharded()) {  // this rank's slice of the global batch
+    const int64_t n = end - begin, first = begin;
+    begin = first + n * shard_.rank / shard_.ranks;
+    end = first + n * (shard_.rank + 1) / shard_.ranks;
+    EMBER_CHECK(begin < end, "batch " << index << " of epoch " << epoch << " has no query for rank " << shard_.rank);
+  }
 
   TrainBatch tb;
   tb.epoch = epoch;
   tb.index_in_epoch = index;
   const int32_t B = static_cast<int32_t>(end - begin);
   tb.num_queries = B;
+  tb.global_queries = static_cast<int32_t>(shard_.replicate ? global_queries * shard_.ranks : global_queries);
   // Seeds: queries, then positives and negatives not already present.
   std::vector<int32_t> seeds(perm.begin() + begin, perm.begin() + end);
   std::unordered_map<int32_t, int32_t> local;

@@ -26,6 +26,7 @@ struct TrainBatch {
   int64_t epoch = 0, index_in_epoch = 0;
   double build_seconds = 0;          // time BatchBuilder::build took (on its worker thread)
   int32_t num_queries = 0;
+  int32_t global_queries = 0;        // queries of the global batch over all ranks (= num_queries in one process)
   std::vector<int64_t> global_ids;   // local id -> dense id (seeds first)
   // objectives.ssl_fraction < 1: the CCA / MAE views' own, smaller subgraph
   // around the first ssl_queries queries (its local -> dense ids); empty when
@@ -50,10 +51,30 @@ struct TrainBatch {
                                      // (objectives.logq_correction; empty when off)
 };
 
+// The part of every global batch that one rank of a data-parallel job
+// trains on (docs/distributed.md). Global batch i of an epoch is the same
+// sampler.batch_size queries of the same seeded permutation on every rank;
+// with `replicate` false, rank r takes queries [n r / R, n (r + 1) / R) of
+// its n, and draws its positives, negatives, subgraph and augmentations from
+// its own streams (the seed mixed with r): the union over ranks is the
+// one-process epoch. A last batch with fewer than R queries is dropped (its
+// users wait for the next epoch's permutation). With `replicate`, every rank
+// builds the one-process batch (a test mode). One rank: the one-process batch.
+struct BatchShard {
+  int rank = 0, ranks = 1;
+  bool replicate = false;
+  bool sharded() const { return ranks > 1 && !replicate; }
+};
+
+// The seed of rank `rank`'s random decisions (positives, negatives,
+// subgraphs, augmentations, dropout): the config's seed for rank 0 and in
+// replicate mode, a mix of it with the rank otherwise.
+uint64_t shard_seed(uint64_t seed, const BatchShard& shard);
+
 class BatchBuilder {
  public:
   // train_users: users with at least one training edge (the queries).
-  BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users);
+  BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vector<int32_t> train_users, BatchShard shard = {});
   int64_t batches_per_epoch() const;
   // Batch `index` of `epoch` (queries from a per-epoch seeded permutation).
   TrainBatch build(int64_t epoch, int64_t index) const;
@@ -62,6 +83,7 @@ class BatchBuilder {
   TrainBatch build_unclocked(int64_t epoch, int64_t index) const;
   const Graph& g_;
   TrainConfig cfg_;
+  BatchShard shard_;
   std::vector<int32_t> users_;
   std::vector<float> log_q_;  // per user, when objectives.logq_correction
 };

@@ -65,6 +65,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& c) {
   for (const Tensor& t : c.optimizer_state) put_tensor(w, t);
   w.put(c.optimizer_steps);
   w.put(c.users_hash);
+  w.put(c.ranks);
   w.commit();
 }
 
@@ -93,6 +94,7 @@ Checkpoint load_checkpoint(const std::string& path, uint64_t expected_hash) {
   for (uint64_t i = 0; i < ns; ++i) c.optimizer_state.push_back(get_tensor(r));
   c.optimizer_steps = r.get<int64_t>("optimizer steps");
   if (r.version() >= 2) c.users_hash = r.get<uint64_t>("users hash");
+  if (r.version() >= 3) c.ranks = r.get<int64_t>("ranks");
   r.finish();  // checksum: nothing above is trusted until this passes
   EMBER_CHECK(expected_hash == 0 || c.config_hash == expected_hash,
               path << ": checkpoint was written for a different model configuration (hash " << std::hex

@@ -30,9 +30,12 @@ struct Checkpoint {
   // model has id embeddings, so a checkpoint is never applied to other users;
   // 0 = not recorded (version 1 files, models without id embeddings).
   uint64_t users_hash = 0;
+  // Version 3: the ranks of the job that wrote it (resume says when they
+  // change); 0 = not recorded.
+  int64_t ranks = 0;
 };
 
-constexpr uint32_t kCheckpointVersion = 2;  // reads 1 and 2
+constexpr uint32_t kCheckpointVersion = 3;  // reads 1, 2 and 3
 
 void save_checkpoint(const std::string& path, const Checkpoint& ckpt);
 // Loads and verifies (magic, version, checksum, sizes). When expected_hash is

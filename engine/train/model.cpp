@@ -130,6 +130,45 @@ Variable Encoder::forward(const SparseCsr& x, const MessageGraph& g, const Forwa
   return h;
 }
 
+Tensor Encoder::infer_block(const SparseCsr& x_block, const Tensor& id_block, const MessageGraph& g, int64_t begin,
+                            int64_t end, const std::function<Tensor(const Tensor&)>& gather) const {
+  NoGradGuard ng;
+  const int64_t n = end - begin;
+  EMBER_CHECK(0 <= begin && begin <= end && end <= g.num_nodes && x_block.rows == n,
+              "encoder: block [" << begin << ", " << end << ") with " << x_block.rows << " feature rows, graph of "
+                                 << g.num_nodes << " nodes");
+  const Device dev = w_in_.device();
+  // One exchange per layer: the projection. Empty blocks (small graphs, many
+  // ranks) still take part in every exchange.
+  auto empty = [dev](int64_t cols) { return Variable(Tensor::zeros({0, cols}, DType::F32, dev)); };
+  Variable h = n > 0 ? sparse_linear(x_block, w_in_, b_in_) : empty(cfg_.hidden);
+  if (n > 0 && id_block.defined()) h = add(h, Variable(id_block));
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    GatOptions opt;
+    opt.heads = L.heads;
+    opt.out_features = L.out_per_head;
+    opt.concat = L.concat;
+    opt.negative_slope = cfg_.negative_slope;
+    opt.attn_dropout = 0.0;
+    opt.training = false;
+    opt.residual = cfg_.residual;
+    const int64_t out_cols = L.concat ? L.heads * L.out_per_head : L.out_per_head;
+    // gat_conv's steps (ops/gat.cpp), the projection on the block only.
+    const Variable wh_block = n > 0 ? matmul(h, L.weight) : empty(L.heads * L.out_per_head);
+    const Variable wh(gather(wh_block.value()));
+    Variable out = n > 0 ? Variable(gat_attention(wh, g, L.att_src, L.att_dst, opt).value().slice_rows(begin, end))
+                         : empty(out_cols);
+    if (n > 0) {
+      if (L.bias.defined()) out = add(out, L.bias);
+      if (opt.residual) out = add(out, L.residual.defined() ? matmul(h, L.residual) : h);
+      if (l + 1 < layers_.size() && cfg_.elu) out = elu(out, 1.0);
+    }
+    h = out;  // the next layer needs only the block's rows (its projection is exchanged)
+  }
+  return h.value();
+}
+
 void Encoder::collect(std::vector<std::pair<std::string, Variable>>& out, const std::string& p) const {
   for (const auto& [name, v] : named_) out.emplace_back(p + name, v);
 }

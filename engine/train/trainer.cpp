@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "core/memory_budget.h"
@@ -69,16 +70,48 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 }  // namespace
 
-Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run)
-    : cfg_(cfg), train_(train), val_(val), run_(std::move(run)), device_(parse_device_name(cfg.device)) {
+Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run, Communicator* comm)
+    : cfg_(cfg),
+      local_comm_(comm ? nullptr : make_local_communicator()),
+      comm_(comm ? comm : local_comm_.get()),
+      writer_(false),
+      rng_seed_(0),
+      train_(train),
+      val_(val),
+      run_(std::move(run)),
+      device_(parse_device_name(cfg.device)) {
   cfg_.validate();
+  writer_ = run_.writes() && comm_->is_root();
+  rng_seed_ = shard_seed(cfg_.seed, shard());
+  if (distributed()) {
+    // Every rank must train the same model on the same data: the resolved
+    // config and the training graph's shape are compared with rank 0's.
+    std::string text = cfg_.to_json_text();
+    text += "|nodes=" + std::to_string(train_.num_nodes()) + "|edges=" + std::to_string(train_.neighbors.size()) +
+            "|features=" + std::to_string(train_.features.num_cols) + "|val=" + std::to_string(val_.users().size());
+    check_same_on_all_ranks(*comm_, checksum64(text.data(), text.size()),
+                            "the resolved config or the training graph (hash of config.json + graph sizes)");
+  }
   EMBER_CHECK(train_.has_features(), "trainer: the training graph has no node features (prepare_data adds them)");
   check_memory(estimate_training(cfg_, graph_size(train_)), "training");
   model_ = std::make_unique<SsmtlModel>(cfg_, train_.features.num_cols, train_.num_nodes(), device_);
   optim_ = make_optimizer(cfg_.optim, model_->dense_parameters());
   if (cfg_.model.id_embeddings)
     ids_ = std::make_unique<IdEmbeddingTrainer>(cfg_, train_, model_->encoder.id_table());
-  if (run_.writes()) fs::create_directories(run_.path);
+  if (writer_) fs::create_directories(run_.path);
+}
+
+BatchShard Trainer::shard() const {
+  return BatchShard{comm_->rank(), comm_->size(), cfg_.distributed.batches == "replicate"};
+}
+
+uint64_t Trainer::state_checksum() const {
+  std::vector<Tensor> ts;
+  for (const Variable& p : model_->parameters()) ts.push_back(p.value());
+  for (const Tensor& t : optim_->state()) ts.push_back(t);
+  if (ids_)
+    for (const Tensor& t : ids_->state()) ts.push_back(t);
+  return tensors_checksum(ts);
 }
 
 Trainer::~Trainer() = default;
@@ -118,7 +151,7 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     }
     PhaseClock clock(profile_, "forward.retrieval", device_);
     Variable emb =
-        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 0, true}, {}, ids);
+        model_->encoder.forward(v.x, v.graph, ForwardRng{rng_seed_, uint64_t(global_step) * 8 + 0, true}, {}, ids);
     Variable q = l2_normalize_rows(gather_rows(emb, arange(B, Device::CPU)));
     Variable c = l2_normalize_rows(gather_rows(emb, cand));
     ro.temperature = ob.temperature;
@@ -137,9 +170,9 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     }
     PhaseClock clock(profile_, "forward.cca", device_);
     Variable za = model_->cca.forward(
-        model_->encoder.forward(va.x, va.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 1, true}, {}, ssl_ids));
+        model_->encoder.forward(va.x, va.graph, ForwardRng{rng_seed_, uint64_t(global_step) * 8 + 1, true}, {}, ssl_ids));
     Variable zb = model_->cca.forward(
-        model_->encoder.forward(vb.x, vb.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 2, true}, {}, ssl_ids));
+        model_->encoder.forward(vb.x, vb.graph, ForwardRng{rng_seed_, uint64_t(global_step) * 8 + 2, true}, {}, ssl_ids));
     terms.push_back({kCca, ob.beta, cca_loss(za, zb, ob.cca.lambda)});
   }
   if (ob.gamma > 0.0 && !b.mae_rows.empty() && (which & kMae)) {  // eq. 4
@@ -158,7 +191,7 @@ std::vector<Trainer::LossTerm> Trainer::loss_terms(const TrainBatch& b, int64_t 
     }
     PhaseClock clock(profile_, "forward.mae", device_);
     Variable h =
-        model_->encoder.forward(v.x, v.graph, ForwardRng{cfg_.seed, uint64_t(global_step) * 8 + 3, true}, masked, ssl_ids);
+        model_->encoder.forward(v.x, v.graph, ForwardRng{rng_seed_, uint64_t(global_step) * 8 + 3, true}, masked, ssl_ids);
     Variable z = model_->mae.forward(h, v.graph, masked, rows);
     terms.push_back({kMae, ob.gamma, scaled_cosine_error(target, z, arange(K, Device::CPU), ob.mae.exponent)});
   }
@@ -210,7 +243,12 @@ Trainer::StepLosses Trainer::weighted_gradients(const TrainBatch& b, int64_t glo
   StepLosses out;
   const auto& ob = cfg_.objectives;
   if (ob.weighting == "gradnorm" && (global_step % ob.weighting_every == 0 || (w_cca_ == 0.0 && w_mae_ == 0.0))) {
-    const std::map<std::string, double> g = encoder_grad_norms(b, global_step);
+    std::map<std::string, double> g = encoder_grad_norms(b, global_step);
+    if (distributed()) {  // the ranks' norms weighted by their share: one set of weights for every rank
+      std::vector<double> n{g["retrieval"] * step_share_, g["cca"] * step_share_, g["mae"] * step_share_};
+      comm_->allreduce_sum(n);
+      g = {{"retrieval", n[0]}, {"cca", n[1]}, {"mae", n[2]}};
+    }
     auto norm = [&g](const char* k) { auto it = g.find(k); return it == g.end() ? 0.0 : it->second; };
     w_cca_ = gradnorm_weight(ob.beta, norm("retrieval"), norm("cca"));
     w_mae_ = gradnorm_weight(ob.gamma, norm("retrieval"), norm("mae"));
@@ -324,27 +362,35 @@ Trainer::StepLosses Trainer::mgda_gradients(const TrainBatch& b, int64_t global_
 }
 
 Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step) {
-  const IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
+  IdEmbeddingTrainer::Rows rows = id_rows(b, global_step);
   const bool mgda = cfg_.objectives.weighting == "mgda";
+  step_share_ = b.global_queries > 0 ? static_cast<double>(b.num_queries) / b.global_queries : 1.0;
   StepLosses out = mgda ? mgda_gradients(b, global_step, rows) : weighted_gradients(b, global_step, rows);
   if (!out.ok) return out;
   PhaseClock clock(profile_, "optimizer", device_);
-  // The step's one read-back on a device: the loss values and the squared
-  // gradient norm in a single copy.
-  std::vector<Tensor> reads = out.unread;
+  std::vector<double> losses;  // retrieval, CCA, MAE, total (weighted path)
+  std::vector<Tensor> reads;
+  if (distributed()) {
+    allreduce_step(out, rows, step_share_, losses);
+  } else {
+    // The step's one read-back on a device: the loss values and the squared
+    // gradient norm in a single copy.
+    reads = out.unread;
+  }
   reads.push_back(optim_->grad_sq_norm_tensor());
-  const std::vector<double> v = tensor::read_scalars(reads);
-  if (!out.unread.empty()) {
-    out.retrieval = v[0];
-    out.cca = v[1];
-    out.mae = v[2];
-    out.total = v[3];
+  std::vector<double> v = tensor::read_scalars(reads);
+  if (!out.unread.empty() && !distributed()) losses.assign(v.begin(), v.begin() + 4);
+  if (!losses.empty()) {
+    out.retrieval = losses[0];
+    out.cca = losses[1];
+    out.mae = losses[2];
+    out.total = losses[3];
     out.unread.clear();
     const char* names[3] = {"retrieval", "CCA", "MAE"};
     for (int i = 0; i < 3; ++i)
-      if (!std::isfinite(v[i])) {
+      if (!std::isfinite(losses[i])) {
         out.ok = false;
-        out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(v[i]);
+        out.problem = std::string("the ") + names[i] + " loss is " + std::to_string(losses[i]);
         optim_->zero_grad();
         return out;
       }
@@ -370,6 +416,103 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   return out;
 }
 
+// Data-parallel step (docs/distributed.md). Each rank's loss is the mean
+// over its own queries, so the global batch's loss is the sum over ranks of
+// share_r x L_r (share_r = its queries / the global batch's) and so is its
+// gradient. Three collectives: the host values (weighted losses, the stop
+// flag, which parameters have a gradient anywhere), one flat buffer of every
+// dense gradient (NCCL on GPUs, MPI otherwise), and, with id embeddings, the
+// id rows' gradients (gathered, summed per user in rank order).
+void Trainer::allreduce_step(StepLosses& out, IdEmbeddingTrainer::Rows& rows, double share,
+                             std::vector<double>& losses) {
+  const std::vector<Variable> params = model_->dense_parameters();
+  std::vector<double> h;
+  const std::vector<double> local = tensor::read_scalars(out.unread);
+  for (size_t i = 0; i < 4; ++i) h.push_back(i < local.size() ? share * local[i] : 0.0);
+  h.push_back(interrupt_requested() ? 1.0 : 0.0);
+  for (const Variable& p : params) h.push_back(p.has_grad() ? 1.0 : 0.0);
+  comm_->allreduce_sum(h);
+  if (!out.unread.empty()) losses.assign(h.begin(), h.begin() + 4);
+  out.stop = h[4] > 0.0;
+
+  // The flat gradient buffer: every parameter that has a gradient on some rank.
+  int64_t total = 0;
+  for (size_t i = 0; i < params.size(); ++i)
+    if (h[5 + i] > 0.0) total += params[i].value().numel();
+  if (total > 0) {
+    PhaseClock clock(profile_, "allreduce", device_);
+    Tensor flat = Tensor::empty({total}, DType::F32, device_);
+    int64_t off = 0;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (h[5 + i] <= 0.0) continue;
+      const int64_t n = params[i].value().numel();
+      Tensor slot = flat.slice_rows(off, off + n);
+      if (params[i].has_grad())
+        slot.copy_from(tensor::scale(params[i].grad(), share).reshape({n}));
+      else
+        slot.copy_from(Tensor::zeros({n}, DType::F32, device_));
+      off += n;
+    }
+    comm_->allreduce_sum(flat);
+    off = 0;
+    for (size_t i = 0; i < params.size(); ++i) {
+      if (h[5 + i] <= 0.0) continue;
+      Variable p = params[i];
+      const int64_t n = p.value().numel();
+      const Tensor g = flat.slice_rows(off, off + n).reshape(p.value().shape());
+      if (p.has_grad()) {
+        Tensor into = p.grad();
+        into.copy_from(g);
+      } else {
+        p.accumulate_grad(g.clone());
+      }
+      off += n;
+    }
+  }
+  if (!ids_) return;
+  // Id rows: (user, gradient row) pairs of every rank, summed per user.
+  PhaseClock clock(profile_, "allreduce", device_);
+  const int64_t hidden = model_->encoder.id_table().value().size(1);
+  std::vector<char> mine;
+  if (rows.leaf.defined() && rows.leaf.has_grad() && rows.kept_local.numel() > 0) {
+    const Tensor g = tensor::scale(tensor::gather_rows(rows.leaf.grad(), rows.kept_local), share).to(Device::CPU);
+    const Tensor u = rows.kept_global.to(Device::CPU);
+    const int64_t k = u.numel();
+    mine.resize(static_cast<size_t>(k) * (sizeof(int64_t) + hidden * sizeof(float)));
+    std::memcpy(mine.data(), u.data<int64_t>(), static_cast<size_t>(k) * sizeof(int64_t));
+    std::memcpy(mine.data() + k * sizeof(int64_t), g.data<float>(), static_cast<size_t>(k * hidden) * sizeof(float));
+  }
+  const std::vector<std::vector<char>> all = comm_->allgather(mine);
+  std::vector<int64_t> users;
+  std::vector<float> sum;
+  std::unordered_map<int64_t, int64_t> slot;
+  for (const std::vector<char>& part : all) {
+    const size_t per = sizeof(int64_t) + static_cast<size_t>(hidden) * sizeof(float);
+    EMBER_CHECK(part.size() % per == 0, "id-row all-gather: a rank sent " << part.size() << " bytes");
+    const int64_t k = static_cast<int64_t>(part.size() / per);
+    const auto* ids = reinterpret_cast<const int64_t*>(part.data());
+    const auto* g = reinterpret_cast<const float*>(part.data() + k * sizeof(int64_t));
+    for (int64_t j = 0; j < k; ++j) {
+      auto [it, fresh] = slot.emplace(ids[j], static_cast<int64_t>(users.size()));
+      if (fresh) {
+        users.push_back(ids[j]);
+        sum.resize(sum.size() + static_cast<size_t>(hidden), 0.0f);
+      }
+      float* dst = sum.data() + it->second * hidden;
+      for (int64_t c = 0; c < hidden; ++c) dst[c] += g[j * hidden + c];
+    }
+  }
+  const int64_t K = static_cast<int64_t>(users.size());
+  IdEmbeddingTrainer::Rows merged;
+  std::vector<int64_t> order(static_cast<size_t>(K));
+  for (int64_t j = 0; j < K; ++j) order[static_cast<size_t>(j)] = j;
+  merged.kept_local = Tensor::from_vector(order, {K}, device_);
+  merged.kept_global = Tensor::from_vector(users, {K}, device_);
+  merged.leaf = Variable(Tensor::zeros({K, hidden}, DType::F32, device_), /*requires_grad=*/true);
+  if (K > 0) merged.leaf.accumulate_grad(Tensor::from_vector(sum, {K, hidden}, device_));
+  rows = std::move(merged);
+}
+
 Tensor Trainer::embed_all() const {
   NoGradGuard ng;
   std::vector<int32_t> src, dst;
@@ -385,6 +528,68 @@ Tensor Trainer::embed_all() const {
   const Variable ids = ids_ ? Variable(ids_->inference_rows()) : Variable();
   Variable emb = model_->encoder.forward(x, g, ForwardRng{cfg_.seed, 0, false}, {}, ids);
   return emb.value().to(Device::CPU);
+}
+
+int64_t Trainer::embed_block_start(int64_t N, int rank, int ranks) {
+  if (rank >= ranks) return N;
+  const int64_t b = N * rank / ranks;
+  return std::min(N, b / kEmbedBlockAlign * kEmbedBlockAlign);
+}
+
+Tensor Trainer::embed_sharded() const {
+  const int64_t N = train_.num_nodes();
+  const int R = comm_->size(), r = comm_->rank();
+  if (R == 1) return embed_all();
+  NoGradGuard ng;
+  const int64_t begin = embed_block_start(N, r, R), end = embed_block_start(N, r + 1, R);
+  // The graph: every node, the in-edges of this block's nodes only (in the
+  // whole-graph pass's order).
+  std::vector<int32_t> src, dst;
+  for (int64_t u = begin; u < end; ++u)
+    for (int32_t v : train_.neighbors_of(u)) {
+      src.push_back(v);
+      dst.push_back(static_cast<int32_t>(u));
+    }
+  MessageGraph g = build_message_graph(src, dst, N, MessageGraphOptions{}, device_);
+  std::vector<int64_t> rows;
+  for (int64_t u = begin; u < end; ++u) rows.push_back(u);
+  SparseCsr x = to_sparse_csr(slice_rows(train_.features, rows), device_);
+  const Tensor ids = ids_ && end > begin ? ids_->fixed_rows(rows) : Tensor();
+  // All-gather of row blocks: every rank's rows in rank (= node) order.
+  auto gather = [&](const Tensor& block) {
+    const Tensor host = block.to(Device::CPU);
+    std::vector<char> bytes(host.nbytes());
+    if (!bytes.empty()) std::memcpy(bytes.data(), host.raw_data(), bytes.size());
+    const std::vector<std::vector<char>> parts = comm_->allgather(bytes);
+    const int64_t cols = block.size(1);
+    Tensor full = Tensor::empty({N, cols});
+    size_t off = 0;
+    for (int q = 0; q < R; ++q) {
+      const size_t want = static_cast<size_t>((embed_block_start(N, q + 1, R) - embed_block_start(N, q, R)) * cols) * 4;
+      EMBER_CHECK(parts[q].size() == want, "embed_sharded: rank " << q << " sent " << parts[q].size()
+                                                                   << " bytes, expected " << want);
+      if (want) std::memcpy(static_cast<char*>(full.raw_data()) + off, parts[q].data(), want);
+      off += want;
+    }
+    return full.to(device_);
+  };
+  const Tensor mine = model_->encoder.infer_block(x, ids, g, begin, end, gather).to(Device::CPU);
+  // The final rows to rank 0.
+  std::vector<char> bytes(mine.nbytes());
+  if (!bytes.empty()) std::memcpy(bytes.data(), mine.raw_data(), bytes.size());
+  const std::vector<std::vector<char>> parts = comm_->gather(bytes, 0);
+  if (!comm_->is_root()) return Tensor();
+  const int64_t d = cfg_.model.embedding_dim;
+  Tensor out = Tensor::empty({N, d});
+  size_t off = 0;
+  for (int q = 0; q < R; ++q) {
+    const size_t want = static_cast<size_t>((embed_block_start(N, q + 1, R) - embed_block_start(N, q, R)) * d) * 4;
+    EMBER_CHECK(parts[q].size() == want, "embed_sharded: rank " << q << " sent " << parts[q].size() << " bytes, expected "
+                                                                  << want);
+    if (want) std::memcpy(static_cast<char*>(out.raw_data()) + off, parts[q].data(), want);
+    off += want;
+  }
+  return out;
 }
 
 double Trainer::validate() const {
@@ -408,7 +613,7 @@ double Trainer::validate() const {
 }
 
 void Trainer::save_state(int64_t epoch, int64_t step_in_epoch) const {
-  if (!run_.writes()) return;
+  if (!writer_) return;
   Checkpoint c;
   c.config_hash = cfg_.model_hash();
   c.epoch = epoch;
@@ -427,6 +632,7 @@ void Trainer::save_state(int64_t epoch, int64_t step_in_epoch) const {
     for (const Tensor& t : ids_->state()) c.optimizer_state.push_back(t.to(Device::CPU));
   c.optimizer_steps = optim_->steps();
   c.users_hash = users_hash();
+  c.ranks = comm_->size();
   save_checkpoint(run_.checkpoint(), c);
 }
 
@@ -466,7 +672,7 @@ void Trainer::load_parameters(const std::string& path) {
   apply_parameters(load_checkpoint(path, cfg_.model_hash()), path, 0);
 }
 
-void Trainer::load_state() {
+int64_t Trainer::load_state() {
   const std::string path = run_.checkpoint();
   Checkpoint c = load_checkpoint(path, cfg_.model_hash());
   auto named = model_->named_parameters();
@@ -490,6 +696,46 @@ void Trainer::load_state() {
   best_metric_ = c.best_metric;
   best_epoch_ = c.best_epoch;
   bad_epochs_ = c.epochs_without_improvement;
+  return c.ranks;
+}
+
+// Rank 0's state on every rank: at the start of a run (the seeded
+// initialisation is the same everywhere, but nothing is assumed) and after a
+// resume, where only rank 0 read the checkpoint.
+void Trainer::sync_from_root() {
+  if (!distributed()) return;
+  std::vector<double> pos{double(epoch_), double(step_in_epoch_), double(global_step_), best_metric_,
+                          double(best_epoch_), double(bad_epochs_), double(optim_->steps()),
+                          double(best_params_.size())};
+  if (!comm_->is_root()) std::fill(pos.begin(), pos.end(), 0.0);
+  comm_->allreduce_sum(pos);  // only rank 0 contributes: a broadcast
+  epoch_ = int64_t(pos[0]);
+  step_in_epoch_ = int64_t(pos[1]);
+  global_step_ = int64_t(pos[2]);
+  best_metric_ = pos[3];
+  best_epoch_ = int64_t(pos[4]);
+  bad_epochs_ = int64_t(pos[5]);
+  optim_->set_steps(int64_t(pos[6]));
+  for (Variable& p : model_->parameters()) {
+    Tensor t = p.mutable_value();
+    broadcast_tensor(*comm_, t, 0);
+  }
+  const auto params = model_->parameters();
+  if (!comm_->is_root()) {
+    best_params_.clear();
+    if (pos[7] > 0)
+      for (const Variable& p : params) best_params_.push_back(Tensor::zeros(p.value().shape(), p.value().dtype()));
+  }
+  for (Tensor& t : best_params_) broadcast_tensor(*comm_, t, 0);
+  std::vector<Tensor> st = optim_->state();
+  for (Tensor& t : st) broadcast_tensor(*comm_, t, 0);
+  optim_->load_state(st);
+  if (ids_) {
+    std::vector<Tensor> is = ids_->state();
+    for (Tensor& t : is) broadcast_tensor(*comm_, t, 0);
+    ids_->load_state(is);
+  }
+  check_same_on_all_ranks(*comm_, state_checksum(), "the parameters and optimizer state after the start-up broadcast");
 }
 
 // ---- fit, step by step ------------------------------------------------------------
@@ -499,17 +745,23 @@ void Trainer::load_state() {
 // kill of an earlier run left behind are removed first.
 void Trainer::begin_run(bool resume) {
   bad_steps_ = 0;
-  if (run_.writes()) {
+  if (writer_) {
     const int stale = remove_stale_temp_files(run_.path) + remove_stale_temp_files(run_.split_dir());
     if (stale > 0)
       std::printf("removed %d temporary file(s) left by an interrupted run in %s\n", stale, run_.path.c_str());
   }
-  if (resume) {
+  if (resume && comm_->is_root()) {  // rank 0 reads the checkpoint; sync_from_root shares it
     EMBER_CHECK(run_.writes() && file_exists(run_.checkpoint()), "--resume: no checkpoint at " << run_.checkpoint());
-    load_state();
-    std::printf("resumed from %s: epoch %lld, step %lld\n", run_.checkpoint().c_str(), (long long)epoch_,
+    const int64_t written_by = load_state();
+    std::printf("resumed from %s: epoch %lld, step %lld", run_.checkpoint().c_str(), (long long)epoch_,
                 (long long)global_step_);
-  } else if (run_.writes()) {
+    if (written_by > 0 && written_by != comm_->size())
+      std::printf(" (written by a job of %lld rank(s), continued by %d: the global batches are the same, "
+                  "each rank's share of them changes)", (long long)written_by, comm_->size());
+    else if (written_by > 0)
+      std::printf(" (%lld rank(s), as before)", (long long)written_by);
+    std::printf("\n");
+  } else if (writer_ && !resume) {
     const std::string text = cfg_.to_json_text();
     write_file_atomic(run_.config(), text.data(), text.size());
     std::ofstream f(run_.metrics(), std::ios::trunc);
@@ -527,7 +779,7 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
                                          static_cast<int>(cfg_.sampler.threads), static_cast<int>(cfg_.sampler.prefetch),
                                          [&builder, epoch](uint64_t i) { return builder.build(epoch, static_cast<int64_t>(i)); });
   Progress progress("epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg_.train.epochs), per_epoch,
-                    cfg_.train.progress);
+                    cfg_.train.progress && comm_->is_root());
   TrainBatch batch;
   for (;;) {
     if (profile_) profile_->steps.emplace_back();
@@ -548,7 +800,8 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
     optim_->set_learning_rate(learning_rate(global_step_, total_steps));
     const StepLosses l = train_step(batch, global_step_);
     if (!l.ok) {
-      std::fprintf(stderr, "warning: step %lld skipped: %s; parameters stay at the last good state\n",
+      if (comm_->is_root())  // every rank skips the same step (the losses and gradients are reduced first)
+        std::fprintf(stderr, "warning: step %lld skipped: %s; parameters stay at the last good state\n",
                    (long long)global_step_, l.problem.c_str());
       EMBER_CHECK(++bad_steps_ < 5, "training stopped: 5 consecutive steps failed ("
                                         << l.problem << "); the last good checkpoint is " << run_.checkpoint());
@@ -570,7 +823,8 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
                                      {"lr", optim_->learning_rate()}}, st.samples);
     if (cfg_.train.checkpoint_every > 0 && global_step_ % cfg_.train.checkpoint_every == 0)
       save_state(epoch_, step_in_epoch_);
-    const bool interrupted = interrupt_requested();
+    // Data-parallel: a signal to any rank stops every rank after this step (reduced with the losses).
+    const bool interrupted = distributed() ? l.stop : interrupt_requested();
     if (interrupted || (max_steps > 0 && steps_this_call >= max_steps)) {
       prefetch.stop();
       save_state(epoch_, step_in_epoch_);
@@ -589,8 +843,9 @@ Trainer::EpochEnd Trainer::run_epoch(const BatchBuilder& builder, int64_t per_ep
 
 void Trainer::append_metrics(const EpochStats& st, double recall50, bool improved, double seconds) const {
   const double n = static_cast<double>(std::max<int64_t>(st.good, 1));
+  if (!comm_->is_root()) return;
   std::printf("  validation Recall@50 %.4f%s\n", recall50, improved ? " (best)" : "");
-  if (!run_.writes()) return;
+  if (!writer_) return;
   nlohmann::json j{{"epoch", epoch_ + 1},           {"step", global_step_},        {"loss", st.total / n},
                    {"retrieval", st.retrieval / n}, {"cca", st.cca / n},           {"mae", st.mae / n},
                    {"val_recall@50", recall50},     {"lr", optim_->learning_rate()},
@@ -605,7 +860,13 @@ void Trainer::append_metrics(const EpochStats& st, double recall50, bool improve
 }
 
 bool Trainer::end_epoch(const EpochStats& st, double seconds) {
-  const double recall50 = validate();
+  // Rank 0 validates (every rank holds the same parameters) and its value
+  // decides for all: the same best epoch, the same early stop.
+  std::vector<double> r{comm_->is_root() ? validate() : 0.0};
+  comm_->allreduce_sum(r);
+  const double recall50 = r[0];
+  check_same_on_all_ranks(*comm_, state_checksum(), "the parameters and optimizer state at the end of epoch " +
+                                                        std::to_string(epoch_ + 1));
   const bool improved = recall50 > best_metric_;
   if (improved) {
     best_metric_ = recall50;
@@ -619,7 +880,7 @@ bool Trainer::end_epoch(const EpochStats& st, double seconds) {
   append_metrics(st, recall50, improved, seconds);
   step_in_epoch_ = 0;
   const bool patience_out = cfg_.train.patience > 0 && bad_epochs_ >= cfg_.train.patience;
-  if (patience_out && epoch_ + 1 < cfg_.train.epochs)
+  if (patience_out && epoch_ + 1 < cfg_.train.epochs && comm_->is_root())
     std::printf("early stop: no improvement of validation Recall@50 for %lld epochs (best %.4f at epoch %lld)\n",
                 (long long)bad_epochs_, best_metric_, (long long)best_epoch_ + 1);
   save_state(epoch_ + 1, 0);
@@ -646,8 +907,12 @@ TrainResult Trainer::result(double seconds) const {
 
 TrainResult Trainer::fit(bool resume, int64_t max_steps) {
   const auto t0 = std::chrono::steady_clock::now();
+  EMBER_CHECK(!distributed() || cfg_.objectives.weighting != "mgda",
+              "objectives.weighting mgda is not supported by data-parallel training (its per-objective "
+              "gradients would each need an all-reduce); use fixed or gradnorm, or one process");
   begin_run(resume);
-  BatchBuilder builder(train_, cfg_, training_users(train_));
+  sync_from_root();
+  BatchBuilder builder(train_, cfg_, training_users(train_), shard());
   const int64_t per_epoch = cfg_.train.steps_per_epoch > 0
                                 ? std::min(cfg_.train.steps_per_epoch, builder.batches_per_epoch())
                                 : builder.batches_per_epoch();

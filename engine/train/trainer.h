@@ -14,6 +14,7 @@
 #include "autograd/optimizer.h"
 #include "engine/config/config.h"
 #include "engine/data/graph.h"
+#include "engine/dist/communicator.h"
 #include "engine/data/split.h"
 #include "engine/train/id_embeddings.h"
 #include "engine/train/model.h"
@@ -24,6 +25,7 @@ namespace ember {
 
 struct TrainBatch;
 class BatchBuilder;
+struct BatchShard;
 
 struct TrainResult {
   double best_val_recall50 = 0.0;
@@ -38,8 +40,12 @@ struct TrainResult {
 class Trainer {
  public:
   // run receives config.json, metrics.jsonl, checkpoint.bin; RunDir{""}
-  // writes nothing (tests, inference).
-  Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run);
+  // writes nothing (tests, inference). comm: the ranks of a data-parallel
+  // job (docs/distributed.md; null = this process alone). Every rank builds
+  // its Trainer with the same config and graph (checked at start); rank 0
+  // writes the run directory, validates, and its parameters are the ones
+  // every rank starts from.
+  Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val, RunDir run, Communicator* comm = nullptr);
   ~Trainer();
   // Trains to the end (or early stop). resume = continue from the run's checkpoint.
   // max_steps > 0 stops after that many optimizer steps in this call (tests of
@@ -51,6 +57,17 @@ class Trainer {
   // Embeddings [N, embedding_dim] (CPU, float32) of every user, computed
   // layer-wise over the whole training graph with the current parameters.
   Tensor embed_all() const;
+  // embed_all() of a data-parallel job: each rank embeds its contiguous block
+  // of users (embed_block_start), layer by layer with one all-gather of the
+  // projection per layer (Encoder::infer_block); rank 0 gathers the rows and
+  // returns [N, d], the other ranks an undefined tensor. On the CPU the
+  // result equals embed_all() bit for bit. One process: embed_all().
+  Tensor embed_sharded() const;
+  // First user of rank `rank`'s block: N rank / ranks rounded down to a
+  // multiple of kEmbedBlockAlign (the CPU GEMM's row block, so that every row
+  // is computed as in the whole-graph pass); N for rank == ranks.
+  static constexpr int64_t kEmbedBlockAlign = 512;
+  static int64_t embed_block_start(int64_t N, int rank, int ranks);
   SsmtlModel& model() { return *model_; }
   // Records the phases of every following step into `profile` (null: off).
   void set_profile(StepProfile* profile) { profile_ = profile; }
@@ -60,6 +77,11 @@ class Trainer {
   // (step 0's dropout streams): the PyTorch reference checks it.
   double batch_loss(const TrainBatch& batch) const;
   const TrainConfig& config() const { return cfg_; }
+  // The batches of this rank (docs/distributed.md).
+  BatchShard shard() const;
+  // A checksum of the parameters and the optimizer state (equal on every
+  // rank of a job after every step; checked at every epoch end).
+  uint64_t state_checksum() const;
 
  private:
   struct StepLosses {
@@ -70,6 +92,7 @@ class Trainer {
     // they were computed; train_step reads them with the gradient norm in one
     // copy. Empty once read.
     std::vector<Tensor> unread;
+    bool stop = false;  // data-parallel: some rank was asked to stop (SIGINT/SIGTERM)
   };
   // Sums of one epoch's step losses (good steps only).
   struct EpochStats {
@@ -91,6 +114,14 @@ class Trainer {
   TrainResult result(double seconds) const;
 
   StepLosses train_step(const TrainBatch& batch, int64_t global_step);
+  // Data-parallel: this rank's gradients, id-row gradients and losses,
+  // weighted by its share of the global batch, summed over the ranks; the
+  // loss values come back in `losses` (retrieval, CCA, MAE, total), the
+  // same on every rank, as are the gradients afterwards.
+  void allreduce_step(StepLosses& out, IdEmbeddingTrainer::Rows& rows, double share, std::vector<double>& losses);
+  // Rank 0's parameters, optimizer state and training position on every rank.
+  void sync_from_root();
+  bool distributed() const { return comm_->distributed(); }
   // The gradients of one step into the parameters and the id rows, by the
   // weighting rule; returns the losses (ok = false names a non-finite one).
   StepLosses weighted_gradients(const TrainBatch& batch, int64_t global_step, const IdEmbeddingTrainer::Rows& rows);
@@ -113,12 +144,18 @@ class Trainer {
   double learning_rate(int64_t step, int64_t total_steps) const;
   void append_metrics(const EpochStats& stats, double recall50, bool improved, double seconds) const;
   void save_state(int64_t epoch, int64_t step_in_epoch) const;
-  void load_state();
+  // Loads the run's checkpoint; returns the ranks of the job that wrote it (0: not recorded).
+  int64_t load_state();
   // Copies a checkpoint's parameters (from index `first` of its list) into the model, with the checks.
   void apply_parameters(const struct Checkpoint& c, const std::string& path, size_t first);
   uint64_t users_hash() const;
 
   TrainConfig cfg_;
+  std::unique_ptr<Communicator> local_comm_;  // when no communicator is given
+  Communicator* comm_;
+  bool writer_;         // this rank writes the run directory (rank 0 of a job that has one)
+  uint64_t rng_seed_;   // this rank's dropout streams (shard_seed)
+  double step_share_ = 1.0;  // this rank's share of the current global batch
   const Graph& train_;
   const HeldOut& val_;
   RunDir run_;
