@@ -25,6 +25,10 @@ struct HnswConfig {
   int32_t ef = 128;          // search beam; raised to k when smaller
   uint64_t seed = 100;
   int32_t build_threads = 0; // 0 = all OpenMP threads
+  // Shards (docs/distributed.md): shard s indexes rows [n s / S, n (s + 1) / S)
+  // in a graph of its own; a search queries every shard and merges the
+  // per-shard top-k by score.
+  int32_t shards = 1;
 };
 
 class HnswIndex {
@@ -35,8 +39,18 @@ class HnswIndex {
   HnswIndex& operator=(HnswIndex&&) noexcept;
 
   // Indexes the n rows of emb (n x dim, row-major); row i gets label i (the
-  // dense user id). Rows are L2-normalised internally.
-  void build(const float* emb, int64_t n, int64_t dim, const HnswConfig& cfg = {});
+  // dense user id). Rows are L2-normalised internally. `only` (optional):
+  // build just these shards, the others stay empty until set_shard_bytes
+  // (a build split over the ranks of a job).
+  void build(const float* emb, int64_t n, int64_t dim, const HnswConfig& cfg = {},
+             const std::vector<int32_t>& only = {});
+  int32_t shards() const;
+  // Shard s serialised (hnswlib's format), and a shard built elsewhere taken
+  // in (checked like a loaded file).
+  std::vector<uint8_t> shard_bytes(int32_t s) const;
+  void set_shard_bytes(int32_t s, const std::vector<uint8_t>& blob);
+  // Rows [first, end) of shard s.
+  static int64_t shard_first(int64_t n, int32_t shards, int32_t s) { return n * s / shards; }
 
   int64_t size() const;
   int64_t dim() const;
