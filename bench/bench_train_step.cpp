@@ -15,7 +15,12 @@
 // the measurement (the shared-machine case). --dump DIR writes the first
 // measured steps' batches and the initial weights for the PyTorch reference
 // (bench/train_step_pytorch.py, bench/compare_train_step.sh).
+// Under `mpirun -np R` it measures data-parallel steps (docs/distributed.md):
+// --batch is then the global batch (R x batch for weak scaling), samples/s
+// counts every rank's queries, the "allreduce" phase is the gradient
+// exchange, and the all-reduce bytes per step are reported.
 #include <CLI/CLI.hpp>
+#include <omp.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -32,6 +37,7 @@
 #include "engine/data/prepare.h"
 #include "engine/io/npy.h"
 #include "engine/sampling/batch.h"
+#include "engine/dist/communicator.h"
 #include "engine/train/trainer.h"
 
 using namespace ember;
@@ -112,6 +118,8 @@ void dump_batch(const std::string& dir, const TrainBatch& b) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  return run_job("bench_train_step", &argc, &argv, [&](DistJob& job) -> int {
+  Communicator& comm = job.comm();
   CLI::App app{"Whole training steps, phase by phase"};
   int64_t users = 200000, communities = 2000, batch = 1024, steps = 20, warmup = 3, sampler_threads = 2;
   int64_t hidden = 64, dim = 64, negatives = 256, dump_steps = 2;
@@ -139,7 +147,7 @@ int main(int argc, char** argv) {
   app.add_option("--dump-steps", dump_steps, "batches to dump")->check(CLI::Range(int64_t(1), int64_t(100)));
   app.add_option("--json", json_out, "also write the JSON line here");
   CLI11_PARSE(app, argc, argv);
-  try {
+  {
     const Device device = bench::parse_device(device_s);
     if (device == Device::CUDA)
       EMBER_CHECK(Context::get().cuda_available(), "--device cuda: no GPU is usable ("
@@ -169,7 +177,8 @@ int main(int argc, char** argv) {
     c.validate();
     std::printf("preparing a synthetic graph of %lld users ...\n", (long long)users);
     const PreparedData d = prepare_data(c.data, c.seed, "", false);
-    Trainer t(c, d.split.train, d.val, RunDir{""});
+    job.use_device(device);
+    Trainer t(c, d.split.train, d.val, RunDir{""}, &comm);
     if (!dump.empty()) {
       fs::create_directories(dump);
       for (const auto& [name, v] : t.model().named_parameters())
@@ -223,6 +232,14 @@ int main(int argc, char** argv) {
     }
     double measured = 0;
     for (double x : step_s) measured += x;
+    // Every rank's queries; the ranks step in lockstep (each step all-reduces).
+    std::vector<double> all{double(samples)};
+    comm.allreduce_sum(all);
+    samples = static_cast<int64_t>(all[0]);
+    int64_t grad_floats = 0;
+    for (const Variable& p : t.model().dense_parameters()) grad_floats += p.value().numel();
+    const double allreduce_mib = comm.distributed() ? grad_floats * 4.0 / (1 << 20) : 0.0;
+    if (!comm.is_root()) return 0;
     struct rusage ru {};
     getrusage(RUSAGE_SELF, &ru);
     const double rss_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
@@ -233,6 +250,11 @@ int main(int argc, char** argv) {
                 (long long)negatives, (long long)hidden, (long long)dim, objectives.c_str(), (long long)sampler_threads,
                 (long long)steps, (long long)warmup, contention ? ", one nice-19 CPU hog running" : "",
                 bench::device_description(device).c_str());
+    if (comm.distributed())
+      std::printf("data-parallel: %d ranks (%s), global batch %lld (%lld per rank), OMP threads per rank %d; "
+                  "all-reduce %.2f MiB of gradients per step\n",
+                  comm.size(), comm.backend().c_str(), (long long)batch, (long long)(batch / comm.size()),
+                  omp_get_max_threads(), allreduce_mib);
     std::printf("%-22s %10s %10s\n", "phase (per step)", "min ms", "median ms");
     for (const auto& [name, v] : phase)
       std::printf("%-22s %10.1f %10.1f%s\n", name.c_str(), pct(v, 0.0) * 1e3, pct(v, 0.5) * 1e3,
@@ -252,13 +274,12 @@ int main(int argc, char** argv) {
                      {"step_ms_min", pct(step_s, 0.0) * 1e3}, {"step_ms_median", pct(step_s, 0.5) * 1e3},
                      {"validation_s", val_s}, {"peak_rss_mib", rss_mib}, {"allocator_peak_mib", peak_mib},
                      {"d2h_copies_per_step", static_cast<double>(moved.to_host) / steps},
-                     {"d2h_bytes_per_step", static_cast<double>(moved.to_host_bytes) / steps}};
+                     {"d2h_bytes_per_step", static_cast<double>(moved.to_host_bytes) / steps},
+                     {"ranks", comm.size()}, {"allreduce_mib_per_step", allreduce_mib}};
     for (const auto& [name, v] : phase) j["phase_ms_median"][name] = pct(v, 0.5) * 1e3;
     std::printf("%s\n", j.dump().c_str());
     if (!json_out.empty()) std::ofstream(json_out, std::ios::app) << j.dump() << "\n";
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "bench_train_step: error: %s\n", e.what());
-    return 1;
   }
+  });
 }

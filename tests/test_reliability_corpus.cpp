@@ -549,8 +549,10 @@ TEST_CASE("reliability corpus: HNSW index file", "[reliability]") {
   idx.build(emb.data(), 32, 4, hc);
   idx.save(d / "i.hnsw");
   const std::string good = read_file_text(d / "i.hnsw");
-  // The hnswlib blob of the good file (the payload after the 40-byte ember header + u64 count).
-  const std::vector<uint8_t> blob(good.begin() + 64 + 40 + 8, good.end());
+  // The hnswlib blob of the good file (format 2, one shard): the payload after
+  // the 40-byte ember header, the i32 shard count, the shard's i64 first row
+  // and i64 rows, and the blob's u64 count. hnsw_with wraps it as format 1.
+  const std::vector<uint8_t> blob(good.begin() + 64 + 40 + 4 + 8 + 8 + 8, good.end());
   REQUIRE(hnsw_with(1, 4, 32, 128, blob).size() > 0);
   auto patched = [&](size_t off, uint64_t v, size_t width = 8) {
     std::vector<uint8_t> b = blob;
@@ -577,7 +579,7 @@ TEST_CASE("reliability corpus: HNSW index file", "[reliability]") {
       {"wrong magic", "EMBGRAPH" + good.substr(8), "wrong magic"},
       {"header bit flip", flip(good, 17), "header checksum mismatch"},
       {"payload bit flip", flip(good, good.size() - 200, 1), "payload checksum mismatch"},
-      {"future version", with_version(good, 2), "format version 2 not supported"},
+      {"future version", with_version(good, 3), "format version 3 not supported"},
       {"unknown metric", hnsw_with(2, 4, 32, 128, blob), "unknown metric 2"},
       {"dimension 0", hnsw_with(1, 0, 32, 128, blob), "corrupt header"},
       {"10^12 vectors claimed (header)", hnsw_with(1, 4, int64_t(kHuge), 128, blob), "header says 1000000000000"},
