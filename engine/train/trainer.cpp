@@ -367,12 +367,11 @@ Trainer::StepLosses Trainer::train_step(const TrainBatch& b, int64_t global_step
   step_share_ = b.global_queries > 0 ? static_cast<double>(b.num_queries) / b.global_queries : 1.0;
   StepLosses out = mgda ? mgda_gradients(b, global_step, rows) : weighted_gradients(b, global_step, rows);
   if (!out.ok) return out;
-  PhaseClock clock(profile_, "optimizer", device_);
   std::vector<double> losses;  // retrieval, CCA, MAE, total (weighted path)
   std::vector<Tensor> reads;
-  if (distributed()) {
-    allreduce_step(out, rows, step_share_, losses);
-  } else {
+  if (distributed()) allreduce_step(out, rows, step_share_, losses);
+  PhaseClock clock(profile_, "optimizer", device_);
+  if (!distributed()) {
     // The step's one read-back on a device: the loss values and the squared
     // gradient norm in a single copy.
     reads = out.unread;
@@ -431,7 +430,11 @@ void Trainer::allreduce_step(StepLosses& out, IdEmbeddingTrainer::Rows& rows, do
   for (size_t i = 0; i < 4; ++i) h.push_back(i < local.size() ? share * local[i] : 0.0);
   h.push_back(interrupt_requested() ? 1.0 : 0.0);
   for (const Variable& p : params) h.push_back(p.has_grad() ? 1.0 : 0.0);
-  comm_->allreduce_sum(h);
+  {
+    // Mostly the wait for the slowest rank to finish its backward pass.
+    PhaseClock clock(profile_, "sync", device_);
+    comm_->allreduce_sum(h);
+  }
   if (!out.unread.empty()) losses.assign(h.begin(), h.begin() + 4);
   out.stop = h[4] > 0.0;
 
