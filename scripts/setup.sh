@@ -5,7 +5,7 @@
 # The CUDA toolkit is expected at /usr/local/cuda (optional: without it the
 # build is CPU + emulator only).
 set -euo pipefail
-pkgs=(cmake ninja-build g++ libeigen3-dev catch2 nlohmann-json3-dev libhnswlib-dev libcli11-dev libomp-dev libxxhash-dev libcpp-httplib-dev pkg-config pybind11-dev python3-dev python3-numpy python3-pytest libopenmpi-dev openmpi-bin)
+pkgs=(cmake ninja-build g++ libeigen3-dev catch2 nlohmann-json3-dev libhnswlib-dev libcli11-dev libomp-dev libxxhash-dev libcpp-httplib-dev pkg-config pybind11-dev python3-dev python3-numpy python3-pytest libopenmpi-dev openmpi-bin libmetis-dev)
 if [ "${EMBER_SETUP_FUZZ:-0}" = "1" ]; then
   # clang + libFuzzer for tests/fuzz (tests/fuzz/run_fuzz.sh); CI does not need them
   pkgs+=(clang libclang-rt-14-dev)

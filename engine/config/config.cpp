@@ -204,7 +204,10 @@ void visit(Visitor& v, TrainConfig& c) {
       x.field("depth", b.depth);
     });
   });
-  v.object("distributed", [&](Visitor& d) { d.field("batches", c.distributed.batches); });
+  v.object("distributed", [&](Visitor& d) {
+    d.field("batches", c.distributed.batches);
+    d.field("partition", c.distributed.partition);
+  });
   v.object("index", [&](Visitor& i) {
     i.field("M", c.index.M);
     i.field("ef_construction", c.index.ef_construction);
@@ -334,6 +337,10 @@ void TrainConfig::validate() const {
   retrieval.blend.validate();
   check_range(distributed.batches == "shard" || distributed.batches == "replicate", "distributed.batches",
               "must be shard or replicate");
+  check_range(distributed.partition == "none" || distributed.partition == "metis", "distributed.partition",
+              "must be none or metis");
+  check_range(distributed.partition == "none" || distributed.batches == "shard", "distributed.partition",
+              "metis needs distributed.batches shard");
   check_range(index.M >= 2, "index.M", "must be >= 2");
   check_range(index.ef_construction >= 1, "index.ef_construction", "must be >= 1");
   check_range(index.ef >= 1, "index.ef", "must be >= 1");

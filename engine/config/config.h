@@ -135,6 +135,11 @@ struct DistributedConfig {
   // epoch); "replicate": every rank trains on the whole global batch (a test
   // mode: R ranks then equal one process up to float rounding).
   std::string batches = "shard";
+  // "none": ranks share every global batch of one permutation of all users;
+  // "metis": rank r trains on the users of part r of a METIS partition of the
+  // training graph (sampler.batch_size / R of them per step), so its
+  // subgraphs overlap (needs EMBER_METIS; "shard" batches only).
+  std::string partition = "none";
 };
 
 struct TrainConfig {

@@ -38,7 +38,26 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
   EMBER_CHECK(!users_.empty(), "training: no user has a training edge");
   EMBER_CHECK(shard_.ranks >= 1 && shard_.rank >= 0 && shard_.rank < shard_.ranks,
               "training: rank " << shard_.rank << " of " << shard_.ranks);
-  EMBER_CHECK(!shard_.sharded() || std::min<int64_t>(cfg_.sampler.batch_size, users_.size()) >= shard_.ranks,
+  if (shard_.partitioned()) {
+    const std::vector<int32_t>& part = *shard_.partition;
+    EMBER_CHECK(static_cast<int64_t>(part.size()) == g_.num_nodes(),
+                "training: a partition of " << part.size() << " users for a graph of " << g_.num_nodes());
+    const int64_t per_rank = std::max<int64_t>(1, cfg_.sampler.batch_size / shard_.ranks);
+    std::vector<int64_t> sizes(static_cast<size_t>(shard_.ranks), 0);
+    std::vector<int32_t> mine;
+    for (int32_t u : users_) {
+      const int32_t p = part[static_cast<size_t>(u)];
+      EMBER_CHECK(p >= 0 && p < shard_.ranks, "training: user " << u << " is in part " << p << " of " << shard_.ranks);
+      ++sizes[static_cast<size_t>(p)];
+      if (p == shard_.rank) mine.push_back(u);
+    }
+    const int64_t smallest = *std::min_element(sizes.begin(), sizes.end());
+    EMBER_CHECK(smallest >= 1, "training: a part of the partition has no training user");
+    part_batches_ = std::max<int64_t>(1, smallest / per_rank);
+    users_.swap(mine);
+  }
+  EMBER_CHECK(!shard_.sharded() || std::min<int64_t>(cfg_.sampler.batch_size, users_.size()) >= shard_.ranks ||
+                  shard_.partitioned(),
               "training: a global batch of " << std::min<int64_t>(cfg_.sampler.batch_size, users_.size())
                                              << " queries cannot be shared by " << shard_.ranks
                                              << " ranks (sampler.batch_size is the global batch: raise it)");
@@ -73,6 +92,7 @@ BatchBuilder::BatchBuilder(const Graph& train, const TrainConfig& cfg, std::vect
 }
 
 int64_t BatchBuilder::batches_per_epoch() const {
+  if (shard_.partitioned()) return part_batches_;
   const int64_t b = cfg_.sampler.batch_size;
   const int64_t n = static_cast<int64_t>(users_.size());
   int64_t batches = (n + b - 1) / b;
@@ -91,14 +111,17 @@ TrainBatch BatchBuilder::build_unclocked(int64_t epoch, int64_t index) const {
   const uint64_t seed = shard_seed(cfg_.seed, shard_);
   const uint64_t key = static_cast<uint64_t>(epoch) * 1000003ull + static_cast<uint64_t>(index);
   // Per-epoch permutation of the users (Fisher-Yates with a seeded Rng).
+  // (Partitioned: a permutation of this rank's part, its own stream.)
   std::vector<int32_t> perm = users_;
-  Rng prng(cfg_.seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull), kPermStream);
+  Rng prng(cfg_.seed ^ (static_cast<uint64_t>(epoch) * 0x9E3779B97F4A7C15ull),
+           shard_.partitioned() ? kPermStream + 1000 * static_cast<uint64_t>(shard_.rank + 1) : kPermStream);
   for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[prng.below(i)]);
-  const int64_t bsz = cfg_.sampler.batch_size;
+  const int64_t bsz = shard_.partitioned() ? std::max<int64_t>(1, cfg_.sampler.batch_size / shard_.ranks)
+                                           : cfg_.sampler.batch_size;
   int64_t begin = index * bsz, end = std::min<int64_t>(begin + bsz, perm.size());
   EMBER_CHECK(begin < end, "batch " << index << " is past the end of epoch " << epoch);
-  const int64_t global_queries = end - begin;
-  if (shard_.sharded()) {  // this rank's slice of the global batch
+  const int64_t global_queries = shard_.partitioned() ? bsz * shard_.ranks : end - begin;
+  if (shard_.sharded() && !shard_.partitioned()) {  // this rank's slice of the global batch
     const int64_t n = end - begin, first = begin;
     begin = first + n * shard_.rank / shard_.ranks;
     end = first + n * (shard_.rank + 1) / shard_.ranks;

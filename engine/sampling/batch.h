@@ -5,6 +5,7 @@
 // function of (training graph, config, epoch, batch index).
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "engine/config/config.h"
@@ -60,10 +61,18 @@ struct TrainBatch {
 // one-process epoch. A last batch with fewer than R queries is dropped (its
 // users wait for the next epoch's permutation). With `replicate`, every rank
 // builds the one-process batch (a test mode). One rank: the one-process batch.
+//
+// With a partition (distributed.partition "metis"; part[u] in [0, R) for
+// every user), rank r instead trains on the users of part r: per epoch a
+// seeded permutation of them, sampler.batch_size / R per step; every rank
+// takes the same number of steps (the smallest part's), so a part's surplus
+// users wait for a later epoch's permutation.
 struct BatchShard {
   int rank = 0, ranks = 1;
   bool replicate = false;
+  std::shared_ptr<const std::vector<int32_t>> partition;  // part of each user (null: none)
   bool sharded() const { return ranks > 1 && !replicate; }
+  bool partitioned() const { return sharded() && partition != nullptr; }
 };
 
 // The seed of rank `rank`'s random decisions (positives, negatives,
@@ -84,6 +93,7 @@ class BatchBuilder {
   const Graph& g_;
   TrainConfig cfg_;
   BatchShard shard_;
+  int64_t part_batches_ = 0;  // partitioned: steps per epoch (the smallest part's)
   std::vector<int32_t> users_;
   std::vector<float> log_q_;  // per user, when objectives.logq_correction
 };

@@ -18,6 +18,7 @@
 #include "engine/retrieval/metrics.h"
 #include "engine/sampling/batch.h"
 #include "engine/sampling/prefetch.h"
+#include "engine/data/partition.h"
 #include "engine/train/checkpoint.h"
 #include "engine/train/memory_estimate.h"
 #include "engine/train/weighting.h"
@@ -102,7 +103,36 @@ Trainer::Trainer(const TrainConfig& cfg, const Graph& train, const HeldOut& val,
 }
 
 BatchShard Trainer::shard() const {
-  return BatchShard{comm_->rank(), comm_->size(), cfg_.distributed.batches == "replicate"};
+  return BatchShard{comm_->rank(), comm_->size(), cfg_.distributed.batches == "replicate", partition_};
+}
+
+// distributed.partition "metis": rank 0 loads the run's stored partition or
+// computes (and stores) it; every rank receives rank 0's.
+void Trainer::prepare_partition() {
+  if (!distributed() || cfg_.distributed.partition != "metis" || partition_) return;
+  std::vector<char> bytes;
+  if (comm_->is_root()) {
+    std::string note;
+    const std::string path =
+        writer_ ? run_.split_dir() + "/metis-" + std::to_string(comm_->size()) + ".part" : std::string();
+    if (writer_) fs::create_directories(run_.split_dir());
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int32_t> part = load_or_compute_partition(path, train_, comm_->size(), cfg_.seed, &note);
+    const std::vector<int64_t> sizes = part_sizes(part, comm_->size());
+    std::printf("METIS partition into %d parts: %s (%.1f s); parts of %lld..%lld users, %lld of %lld edges cut\n",
+                comm_->size(), note.c_str(), seconds_since(t0),
+                (long long)*std::min_element(sizes.begin(), sizes.end()),
+                (long long)*std::max_element(sizes.begin(), sizes.end()), (long long)edge_cut(train_, part),
+                (long long)train_.num_edges());
+    bytes.resize(part.size() * sizeof(int32_t));
+    std::memcpy(bytes.data(), part.data(), bytes.size());
+  }
+  comm_->broadcast(bytes, 0);
+  auto part = std::make_shared<std::vector<int32_t>>(bytes.size() / sizeof(int32_t));
+  EMBER_CHECK(static_cast<int64_t>(part->size()) == train_.num_nodes(),
+              "partition: rank 0 sent " << part->size() << " entries for " << train_.num_nodes() << " users");
+  std::memcpy(part->data(), bytes.data(), bytes.size());
+  partition_ = std::move(part);
 }
 
 uint64_t Trainer::state_checksum() const {
@@ -915,6 +945,7 @@ TrainResult Trainer::fit(bool resume, int64_t max_steps) {
               "gradients would each need an all-reduce); use fixed or gradnorm, or one process");
   begin_run(resume);
   sync_from_root();
+  prepare_partition();
   BatchBuilder builder(train_, cfg_, training_users(train_), shard());
   const int64_t per_epoch = cfg_.train.steps_per_epoch > 0
                                 ? std::min(cfg_.train.steps_per_epoch, builder.batches_per_epoch())

@@ -121,6 +121,9 @@ class Trainer {
   void allreduce_step(StepLosses& out, IdEmbeddingTrainer::Rows& rows, double share, std::vector<double>& losses);
   // Rank 0's parameters, optimizer state and training position on every rank.
   void sync_from_root();
+  // distributed.partition "metis": the partition every rank's batches come from.
+  void prepare_partition();
+  std::shared_ptr<const std::vector<int32_t>> partition_;
   bool distributed() const { return comm_->distributed(); }
   // The gradients of one step into the parameters and the id rows, by the
   // weighting rule; returns the losses (ok = false names a non-finite one).

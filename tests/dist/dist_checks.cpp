@@ -9,13 +9,15 @@
 //      same as a one-process run (the ranks really trained on their shards);
 //   3. replicate mode: R ranks on identical data = one process (float tolerance);
 //   4. sharded inference = whole-graph inference, bit for bit (CPU);
-//   5. id embeddings: the gathered id-row gradients keep every rank's table identical.
+//   5. id embeddings: the gathered id-row gradients keep every rank's table identical;
+//   6. METIS-partitioned batches (distributed.partition) train in lockstep too.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <vector>
 
+#include "engine/data/partition.h"
 #include "engine/data/prepare.h"
 #include "engine/dist/communicator.h"
 #include "engine/train/trainer.h"
@@ -116,6 +118,23 @@ void sharded_training(Communicator& comm) {
         "sharded batches: the job's parameters differ from one process's (each rank saw its own shard)");
 }
 
+void metis_partitioned_training(Communicator& comm) {
+  if (!metis_available()) {
+    if (comm.is_root()) std::printf("skip: METIS partitioned training (built without METIS)\n");
+    return;
+  }
+  TrainConfig c = small_config();
+  c.data.synthetic.num_users = 1500;
+  c.data.synthetic.num_communities = 15;
+  c.distributed.partition = "metis";
+  PreparedData d = prepare_data(c.data, c.seed, "", false);
+  Trainer t(c, d.split.train, d.val, RunDir{""}, &comm);
+  const TrainResult r = t.fit(false, 4);
+  const auto sums = all_checksums(comm, t.state_checksum());
+  check(r.steps == 4 && sums.size() > 1 && sums[0] == sums[1],
+        "METIS-partitioned batches: 4 steps, parameters and Adam state identical on every rank");
+}
+
 void replicate_equals_one_process(Communicator& comm) {
   TrainConfig c = small_config();
   c.distributed.batches = "replicate";
@@ -162,6 +181,7 @@ int main(int argc, char** argv) {
     }
     collectives(comm);
     sharded_training(comm);
+    metis_partitioned_training(comm);
     replicate_equals_one_process(comm);
     sharded_inference(comm, false);
     sharded_inference(comm, true);
