@@ -6,10 +6,16 @@
 //   build/bench/bench_memory_estimate --users 30000 --objectives all
 //
 // Prints one table row (docs/reliability.md, "Memory limits").
+//
+// --paper-scale: no training; the estimate per rank of a data-parallel job on
+// a graph of the given size (docs/distributed.md, "Memory per rank"):
+//   build/bench/bench_memory_estimate --paper-scale --nodes 100000000 --edges 700000000 \
+//       --feature-cols 10000 --feature-nnz-per-user 64 --ranks 1,8,64,512
 #include <sys/resource.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <sstream>
 
 #include "core/context.h"
 #include "engine/data/prepare.h"
@@ -26,8 +32,39 @@ int main(int argc, char** argv) {
   app.add_option("--users", users, "synthetic users")->check(CLI::Range(int64_t(100), int64_t(50000000)));
   app.add_option("--communities", communities, "synthetic communities (default users / 100)");
   app.add_option("--objectives", objectives, "retrieval | all")->check(CLI::IsMember({"retrieval", "all"}));
+  bool paper = false;
+  int64_t nodes = 100000000, edges = 700000000, fcols = 10000, fnnz = 64;
+  std::string ranks_s = "1,8,64,512";
+  app.add_flag("--paper-scale", paper, "only print the per-rank estimate for --nodes/--edges/... and --ranks");
+  app.add_option("--nodes", nodes, "users (--paper-scale)");
+  app.add_option("--edges", edges, "undirected training edges (--paper-scale)");
+  app.add_option("--feature-cols", fcols, "feature columns (--paper-scale)");
+  app.add_option("--feature-nnz-per-user", fnnz, "feature nonzeros per user (--paper-scale)");
+  app.add_option("--ranks", ranks_s, "rank counts (--paper-scale)");
   CLI11_PARSE(app, argc, argv);
   try {
+    if (paper) {
+      TrainConfig c;  // the defaults (docs/config.md) with CCA + MAE on
+      c.objectives.beta = 0.01;
+      c.objectives.gamma = 0.01;
+      GraphSize g;
+      g.nodes = nodes;
+      g.edges = edges;
+      g.feature_cols = fcols;
+      g.feature_nnz = fnnz * nodes;
+      std::printf("graph: %lld users, %lld training edges, %lld feature columns, %lld nonzeros per user; default "
+                  "config (batch %lld global, fanouts", (long long)nodes, (long long)edges, (long long)fcols,
+                  (long long)fnnz, (long long)c.sampler.batch_size);
+      for (int64_t f : c.sampler.fanouts) std::printf(" %lld", (long long)f);
+      std::printf(", hidden %lld, d %lld), CPU\n", (long long)c.model.hidden, (long long)c.model.embedding_dim);
+      std::stringstream ss(ranks_s);
+      std::string x;
+      while (std::getline(ss, x, ',')) {
+        const int R = std::stoi(x);
+        std::printf("ranks %4d: per rank %s\n", R, estimate_training(c, g, R).describe().c_str());
+      }
+      return 0;
+    }
     TrainConfig c;
     c.device = "cpu";
     c.data.graph = "synthetic";

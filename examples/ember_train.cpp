@@ -66,7 +66,7 @@ int main(int argc, char** argv) {
         std::printf("data-parallel: %d ranks (%s); global batch %lld queries (%s)\n", comm.size(),
                     comm.backend().c_str(), (long long)cfg.sampler.batch_size, cfg.distributed.batches.c_str());
       std::printf("memory: training needs about %s per rank; %s of host memory available\n",
-                  estimate_training(cfg, graph_size(data.split.train)).describe().c_str(),
+                  estimate_training(cfg, graph_size(data.split.train), comm.size()).describe().c_str(),
                   format_bytes(available_host_memory()).c_str());
     }
     Trainer trainer(cfg, data.split.train, data.val, RunDir{out}, &comm);

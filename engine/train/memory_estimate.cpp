@@ -11,7 +11,8 @@ namespace {
 uint64_t u(int64_t v) { return v > 0 ? static_cast<uint64_t>(v) : 0; }
 }  // namespace
 
-MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_in) {
+MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_in, int ranks) {
+  const double Rk = ranks > 1 && cfg.distributed.batches == "shard" ? static_cast<double>(ranks) : 1.0;
   MemoryEstimate e;
   GraphSize train = train_in;
   const double n = static_cast<double>(u(train.nodes));
@@ -53,7 +54,7 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   // One batch (engine/batch.cpp): seeds = queries + positives + random
   // negatives; each hop expands every new node by its fanout (sampled nodes
   // are mostly well connected, so the full fanout is taken), capped at the graph.
-  const double B = static_cast<double>(u(cfg.sampler.batch_size));
+  const double B = std::max(1.0, static_cast<double>(u(cfg.sampler.batch_size)) / Rk);  // this rank's queries
   const double R = static_cast<double>(u(cfg.objectives.random_negatives));
   double nodes = 2.0 * B + R, frontier = nodes, edges = 0;
   const double mean_deg = n > 0 ? 2.0 * E_train / n : 0.0;
@@ -100,8 +101,17 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   // Validation: embed_all over the whole training graph (no gradients: about
   // 2 tensors of the widest layer alive, the full message graph and input),
   // then exact top-K on the host (normalised copy + tiles).
-  const double infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train + n) + 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)) +
-                       2.0 * 4.0 * n * widest;
+  double infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train + n) + 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)) +
+                 2.0 * 4.0 * n * widest;
+  if (ranks > 1) {
+    // Sharded (Trainer::embed_sharded): the block's in-edges over all nodes,
+    // its feature rows and two block activations, the gathered projection of
+    // every node (twice while it is assembled), and rank 0's gathered [N, d].
+    const double blk = n / ranks;
+    infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train / ranks + n) + 8.0 * (blk + 1) +
+            8.0 * static_cast<double>(u(train.feature_nnz)) / ranks + 2.0 * 4.0 * blk * widest +
+            2.0 * 4.0 * n * widest + 4.0 * n * static_cast<double>(m.embedding_dim);
+  }
   const double topk_host = 2.0 * 4.0 * n * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;  // + score tiles, top-k lists
   // The process itself: code, libraries (the CUDA ones are large), thread stacks, allocator slack.
   e.add("runtime", uint64_t(96) << 20);

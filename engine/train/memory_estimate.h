@@ -17,6 +17,10 @@ namespace ember {
 // on: a graph without features gets the structural fallback of nodes + 16
 // columns, 2 per row). Device bytes are filled when cfg.device is "cuda";
 // for "emu" (device memory is host memory) they count as host bytes.
-MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train);
+// ranks > 1: one rank of a data-parallel job (docs/distributed.md): its share
+// of the global batch, the sharded inference's working set (its block's
+// in-edges and activations, the gathered projection of every node) and, on
+// rank 0, the gathered embeddings; the graph and features are one copy per rank.
+MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train, int ranks = 1);
 
 }  // namespace ember

@@ -625,7 +625,9 @@ Tensor Trainer::embed_sharded() const {
   return out;
 }
 
-double Trainer::validate() const {
+double Trainer::validate() const { return val_.users().empty() ? 0.0 : validate_embeddings(embed_all()); }
+
+double Trainer::validate_embeddings(const Tensor& emb) const {
   std::vector<int32_t> users = val_.users();
   if (users.empty()) return 0.0;
   if (cfg_.train.val_queries > 0 && static_cast<int64_t>(users.size()) > cfg_.train.val_queries) {
@@ -634,7 +636,6 @@ double Trainer::validate() const {
     users.resize(static_cast<size_t>(cfg_.train.val_queries));
     std::sort(users.begin(), users.end());
   }
-  Tensor emb = embed_all();
   TopKConfig tk;
   tk.k = 50;
   Rankings r = exact_topk(emb.data<float>(), emb.size(0), emb.size(1), users, &train_, tk);
@@ -895,7 +896,13 @@ void Trainer::append_metrics(const EpochStats& st, double recall50, bool improve
 bool Trainer::end_epoch(const EpochStats& st, double seconds) {
   // Rank 0 validates (every rank holds the same parameters) and its value
   // decides for all: the same best epoch, the same early stop.
-  std::vector<double> r{comm_->is_root() ? validate() : 0.0};
+  std::vector<double> r{0.0};
+  if (distributed()) {  // every rank embeds its block; rank 0 ranks the validation users
+    const Tensor emb = embed_sharded();
+    if (comm_->is_root()) r[0] = validate_embeddings(emb);
+  } else {
+    r[0] = validate();
+  }
   comm_->allreduce_sum(r);
   const double recall50 = r[0];
   check_same_on_all_ranks(*comm_, state_checksum(), "the parameters and optimizer state at the end of epoch " +

@@ -73,6 +73,8 @@ class Trainer {
   void set_profile(StepProfile* profile) { profile_ = profile; }
   // One validation pass (embed every user, exact top-K, Recall@50 of the validation split).
   double validate() const;
+  // The same on given embeddings [N, d] (CPU) of every user.
+  double validate_embeddings(const Tensor& emb) const;
   // The weighted loss of a batch with the current parameters, no gradient
   // (step 0's dropout streams): the PyTorch reference checks it.
   double batch_loss(const TrainBatch& batch) const;
