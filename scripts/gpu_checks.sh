@@ -10,7 +10,10 @@
 #    emulator) within the stated tolerances, the GAT and objective tests;
 # 3. compute-sanitizer memcheck and racecheck over the test cases that run
 #    CUDA kernels (issue 10), errors fail the script;
-# 4. the kernel benchmarks on the GPU (figures for docs/performance.md).
+# 4. the kernel benchmarks on the GPU (figures for docs/performance.md);
+# 5. data-parallel training over NCCL (tests/dist/dist_checks.cpp --device
+#    cuda, 2 ranks), when the build has MPI + NCCL and the machine 2 GPUs
+#    (skipped with the reason otherwise).
 # Prints a short summary table last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -51,6 +54,17 @@ for obj in retrieval ssmtl; do
   step "bench_train_step $obj" "bench_train_step_$obj.log" build-gpu/bench/bench_train_step --device cuda \
     --users 200000 --communities 2000 --batch 1024 --fanouts 10,5 --steps 20 --warmup 3 --objectives "$obj"
 done
+# Data-parallel training over NCCL (issue 17): two ranks, one GPU each. Needs
+# a build with MPI + NCCL (OpenMPI installed where this runs) and 2 GPUs.
+gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU' || true)
+if grep -q "MPI ON, NCCL ON" "$out/configure.log" && command -v mpirun >/dev/null && [ "${gpus:-0}" -ge 2 ]; then
+  step "dist_checks nccl (2 ranks)" dist_checks_nccl.log mpirun --oversubscribe --allow-run-as-root -np 2 \
+    build-gpu/tests/dist_checks --device cuda
+else
+  why="needs MPI + NCCL in the build ($(grep -o 'MPI [A-Z]*, NCCL [A-Z]*' "$out/configure.log" || echo '?')), mpirun and 2 GPUs (found ${gpus:-0})"
+  echo "dist_checks nccl: skipped: $why" | tee "$out/dist_checks_nccl.log"
+  summary+=("dist_checks nccl (2 ranks)|skipped|0 s|dist_checks_nccl.log")
+fi
 echo
 printf '%-32s %-7s %-8s %s\n' step result time log
 for s in "${summary[@]}"; do IFS='|' read -r n r t l <<<"$s"; printf '%-32s %-7s %-8s %s\n' "$n" "$r" "$t" "$l"; done
