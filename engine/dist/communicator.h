@@ -36,6 +36,8 @@ class Communicator {
   virtual void broadcast(std::vector<char>& bytes, int root) = 0;
   // Every rank's bytes on every rank, in rank order.
   virtual std::vector<std::vector<char>> allgather(const std::vector<char>& mine) = 0;
+  // send[q] goes to rank q; returns what every rank sent to this one, in rank order.
+  virtual std::vector<std::vector<char>> alltoallv(const std::vector<std::vector<char>>& send) = 0;
   // Every rank's bytes on `root` in rank order (empty on the others).
   virtual std::vector<std::vector<char>> gather(const std::vector<char>& mine, int root) = 0;
   virtual void barrier() = 0;

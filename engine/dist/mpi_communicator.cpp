@@ -87,6 +87,37 @@ class MpiCommunicator final : public Communicator {
     return all;
   }
 
+  // Sizes first (one MPI_Alltoall), then the payloads with point-to-point
+  // messages in pieces (MPI_Alltoallv's int counts would cap a pair at 2 GiB).
+  std::vector<std::vector<char>> alltoallv(const std::vector<std::vector<char>>& send) override {
+    EMBER_CHECK(static_cast<int>(send.size()) == size_, "alltoallv: " << send.size() << " buffers for " << size_ << " ranks");
+    std::vector<uint64_t> out_n(static_cast<size_t>(size_)), in_n(static_cast<size_t>(size_));
+    for (int q = 0; q < size_; ++q) out_n[q] = send[q].size();
+    mpi_check(MPI_Alltoall(out_n.data(), 1, MPI_UINT64_T, in_n.data(), 1, MPI_UINT64_T, MPI_COMM_WORLD), "MPI_Alltoall");
+    std::vector<std::vector<char>> recv(static_cast<size_t>(size_));
+    std::vector<MPI_Request> reqs;
+    for (int q = 0; q < size_; ++q) {
+      recv[q].resize(in_n[q]);
+      if (q == rank_) {
+        recv[q] = send[q];
+        continue;
+      }
+      for (uint64_t off = 0; off < in_n[q]; off += kChunk) {
+        reqs.emplace_back();
+        mpi_check(MPI_Irecv(recv[q].data() + off, static_cast<int>(std::min<uint64_t>(kChunk, in_n[q] - off)), MPI_BYTE,
+                            q, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Irecv");
+      }
+      for (uint64_t off = 0; off < out_n[q]; off += kChunk) {
+        reqs.emplace_back();
+        mpi_check(MPI_Isend(send[q].data() + off, static_cast<int>(std::min<uint64_t>(kChunk, out_n[q] - off)),
+                            MPI_BYTE, q, kTag + 1, MPI_COMM_WORLD, &reqs.back()), "MPI_Isend");
+      }
+    }
+    if (!reqs.empty())
+      mpi_check(MPI_Waitall(static_cast<int>(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
+    return recv;
+  }
+
   std::vector<std::vector<char>> gather(const std::vector<char>& mine, int root) override {
     std::vector<std::vector<char>> all;
     if (rank_ != root) {

@@ -104,13 +104,15 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   double infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train + n) + 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)) +
                  2.0 * 4.0 * n * widest;
   if (ranks > 1) {
-    // Sharded (Trainer::embed_sharded): the block's in-edges over all nodes,
-    // its feature rows and two block activations, the gathered projection of
-    // every node (twice while it is assembled), and rank 0's gathered [N, d].
+    // Sharded (Trainer::embed_sharded): the block and its halo (the sources
+    // of its in-edges: at most all users, at most its edge count), their
+    // message graph, the block's feature rows and activations, the halo's
+    // projection (received, assembled: twice), and rank 0's gathered [N, d].
     const double blk = n / ranks;
-    infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train / ranks + n) + 8.0 * (blk + 1) +
+    const double local = std::min(n, blk + 2.0 * E_train / ranks);
+    infer = 8.0 * (local + 1) + 4.0 * (2.0 * E_train / ranks + local) + 8.0 * local + 8.0 * (blk + 1) +
             8.0 * static_cast<double>(u(train.feature_nnz)) / ranks + 2.0 * 4.0 * blk * widest +
-            2.0 * 4.0 * n * widest + 4.0 * n * static_cast<double>(m.embedding_dim);
+            3.0 * 4.0 * local * widest + 4.0 * n * static_cast<double>(m.embedding_dim);
   }
   const double topk_host = 2.0 * 4.0 * n * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;  // + score tiles, top-k lists
   // The process itself: code, libraries (the CUDA ones are large), thread stacks, allocator slack.

@@ -131,7 +131,7 @@ Variable Encoder::forward(const SparseCsr& x, const MessageGraph& g, const Forwa
 }
 
 Tensor Encoder::infer_block(const SparseCsr& x_block, const Tensor& id_block, const MessageGraph& g, int64_t begin,
-                            int64_t end, const std::function<Tensor(const Tensor&)>& gather) const {
+                            int64_t end, const std::function<Tensor(const Tensor&)>& exchange) const {
   NoGradGuard ng;
   const int64_t n = end - begin;
   EMBER_CHECK(0 <= begin && begin <= end && end <= g.num_nodes && x_block.rows == n,
@@ -156,7 +156,7 @@ Tensor Encoder::infer_block(const SparseCsr& x_block, const Tensor& id_block, co
     const int64_t out_cols = L.concat ? L.heads * L.out_per_head : L.out_per_head;
     // gat_conv's steps (ops/gat.cpp), the projection on the block only.
     const Variable wh_block = n > 0 ? matmul(h, L.weight) : empty(L.heads * L.out_per_head);
-    const Variable wh(gather(wh_block.value()));
+    const Variable wh(exchange(wh_block.value()));
     Variable out = n > 0 ? Variable(gat_attention(wh, g, L.att_src, L.att_dst, opt).value().slice_rows(begin, end))
                          : empty(out_cols);
     if (n > 0) {

@@ -61,18 +61,18 @@ class Encoder {
   // rows, gathered (and dropped out) by the caller (id_rows_for).
   Variable forward(const SparseCsr& x, const MessageGraph& g, const ForwardRng& rng,
                    const Tensor& mask_rows = Tensor(), const Variable& id_rows = Variable()) const;
-  // Inference (no dropout, no mask) of rows [begin, end) of forward()'s
-  // output on a whole graph of N nodes, from those rows' inputs only: x_block
-  // and id_block (or undefined) are the block's feature and id rows; g has all
-  // N nodes and at least every in-edge of the block's nodes; gather(t) returns
-  // every rank's block of rows of t, concatenated in node order ([N, C]: a
-  // data-parallel all-gather). Each layer projects the block only, exchanges
-  // the projection (one all-gather per layer) and aggregates the block's
-  // in-edges (docs/distributed.md).
-  // With blocks that start at multiples of 512 rows (the CPU GEMM's row
-  // blocks) every value equals forward()'s on the CPU.
+  // Inference (no dropout, no mask) of one block of a data-parallel job's
+  // users (Trainer::embed_sharded): g holds the block's nodes, rows [begin,
+  // end) of g, with every in-edge, and the sources of those edges (the
+  // halo); x_block and id_block (or undefined) are the block's feature and id
+  // rows; exchange(t) turns the block's rows of t into g's rows (the halo's
+  // from the ranks that own them). Each layer projects the block only,
+  // exchanges the projection (one exchange per layer) and aggregates the
+  // block's in-edges. With blocks that start at multiples of 512 rows (the
+  // CPU GEMM's row blocks) every value equals forward()'s on the whole graph
+  // on the CPU.
   Tensor infer_block(const SparseCsr& x_block, const Tensor& id_block, const MessageGraph& g, int64_t begin,
-                     int64_t end, const std::function<Tensor(const Tensor&)>& gather) const;
+                     int64_t end, const std::function<Tensor(const Tensor&)>& exchange) const;
   // The id table [num_users, hidden] (undefined when id embeddings are off).
   const Variable& id_table() const { return id_table_; }
   void collect(std::vector<std::pair<std::string, Variable>>& out, const std::string& prefix) const;

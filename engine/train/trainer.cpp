@@ -575,38 +575,85 @@ Tensor Trainer::embed_sharded() const {
   if (R == 1) return embed_all();
   NoGradGuard ng;
   const int64_t begin = embed_block_start(N, r, R), end = embed_block_start(N, r + 1, R);
-  // The graph: every node, the in-edges of this block's nodes only (in the
-  // whole-graph pass's order).
+  auto owner = [&](int64_t u) {
+    int q = static_cast<int>(u * R / std::max<int64_t>(N, 1));  // a guess, then corrected (blocks are aligned)
+    q = std::min(std::max(q, 0), R - 1);
+    while (q > 0 && u < embed_block_start(N, q, R)) --q;
+    while (q + 1 < R && u >= embed_block_start(N, q + 1, R)) ++q;
+    return q;
+  };
+  // The local nodes: this block and the sources of its in-edges (the halo),
+  // in global order, so the block's rows are contiguous and every in-edge
+  // list keeps the whole-graph pass's order.
+  std::vector<int64_t> nodes;
+  for (int64_t u = begin; u < end; ++u) {
+    nodes.push_back(u);
+    for (int32_t v : train_.neighbors_of(u))
+      if (v < begin || v >= end) nodes.push_back(v);
+  }
+  std::sort(nodes.begin(), nodes.end());
+  nodes.erase(std::unique(nodes.begin(), nodes.end()), nodes.end());
+  const int64_t n_local = static_cast<int64_t>(nodes.size());
+  auto local = [&nodes](int64_t u) {
+    return static_cast<int32_t>(std::lower_bound(nodes.begin(), nodes.end(), u) - nodes.begin());
+  };
+  const int64_t first = end > begin ? local(begin) : 0;
   std::vector<int32_t> src, dst;
   for (int64_t u = begin; u < end; ++u)
     for (int32_t v : train_.neighbors_of(u)) {
-      src.push_back(v);
-      dst.push_back(static_cast<int32_t>(u));
+      src.push_back(local(v));
+      dst.push_back(static_cast<int32_t>(first + (u - begin)));
     }
-  MessageGraph g = build_message_graph(src, dst, N, MessageGraphOptions{}, device_);
+  MessageGraph g = build_message_graph(src, dst, n_local, MessageGraphOptions{}, device_);
   std::vector<int64_t> rows;
   for (int64_t u = begin; u < end; ++u) rows.push_back(u);
   SparseCsr x = to_sparse_csr(slice_rows(train_.features, rows), device_);
   const Tensor ids = ids_ && end > begin ? ids_->fixed_rows(rows) : Tensor();
-  // All-gather of row blocks: every rank's rows in rank (= node) order.
-  auto gather = [&](const Tensor& block) {
+  // Which halo rows each rank owns (asked once), and which of this block's
+  // rows each rank asks for.
+  std::vector<std::vector<int64_t>> want(static_cast<size_t>(R));
+  for (int64_t u : nodes)
+    if (u < begin || u >= end) want[owner(u)].push_back(u);
+  std::vector<std::vector<char>> ask(static_cast<size_t>(R));
+  for (int q = 0; q < R; ++q) {
+    ask[q].resize(want[q].size() * sizeof(int64_t));
+    if (!want[q].empty()) std::memcpy(ask[q].data(), want[q].data(), ask[q].size());
+  }
+  const std::vector<std::vector<char>> asked = comm_->alltoallv(ask);
+  // The exchange of one layer's projection: block rows -> the local matrix.
+  auto exchange = [&](const Tensor& block) {
     const Tensor host = block.to(Device::CPU);
-    std::vector<char> bytes(host.nbytes());
-    if (!bytes.empty()) std::memcpy(bytes.data(), host.raw_data(), bytes.size());
-    const std::vector<std::vector<char>> parts = comm_->allgather(bytes);
     const int64_t cols = block.size(1);
-    Tensor full = Tensor::empty({N, cols});
-    size_t off = 0;
+    const size_t row_bytes = static_cast<size_t>(cols) * sizeof(float);
+    std::vector<std::vector<char>> send(static_cast<size_t>(R));
     for (int q = 0; q < R; ++q) {
-      const size_t want = static_cast<size_t>((embed_block_start(N, q + 1, R) - embed_block_start(N, q, R)) * cols) * 4;
-      EMBER_CHECK(parts[q].size() == want, "embed_sharded: rank " << q << " sent " << parts[q].size()
-                                                                   << " bytes, expected " << want);
-      if (want) std::memcpy(static_cast<char*>(full.raw_data()) + off, parts[q].data(), want);
-      off += want;
+      const auto* req = reinterpret_cast<const int64_t*>(asked[q].data());
+      const size_t k = asked[q].size() / sizeof(int64_t);
+      send[q].resize(k * row_bytes);
+      for (size_t j = 0; j < k; ++j) {
+        EMBER_CHECK(req[j] >= begin && req[j] < end, "embed_sharded: rank " << q << " asked rank " << r << " for user "
+                                                                            << req[j] << ", outside its block");
+        std::memcpy(send[q].data() + j * row_bytes, host.data<float>() + (req[j] - begin) * cols, row_bytes);
+      }
     }
-    return full.to(device_);
+    const std::vector<std::vector<char>> got = comm_->alltoallv(send);
+    Tensor out = Tensor::empty({n_local, cols});
+    std::vector<size_t> next(static_cast<size_t>(R), 0);
+    for (int64_t i = 0; i < n_local; ++i) {
+      const int64_t u = nodes[i];
+      char* to = reinterpret_cast<char*>(out.data<float>() + i * cols);
+      if (u >= begin && u < end) {
+        std::memcpy(to, host.data<float>() + (u - begin) * cols, row_bytes);
+        continue;
+      }
+      const int q = owner(u);
+      EMBER_CHECK(got[q].size() >= (next[q] + 1) * row_bytes, "embed_sharded: rank " << q << " sent too few rows");
+      std::memcpy(to, got[q].data() + next[q] * row_bytes, row_bytes);
+      ++next[q];
+    }
+    return out.to(device_);
   };
-  const Tensor mine = model_->encoder.infer_block(x, ids, g, begin, end, gather).to(Device::CPU);
+  const Tensor mine = model_->encoder.infer_block(x, ids, g, first, first + (end - begin), exchange).to(Device::CPU);
   // The final rows to rank 0.
   std::vector<char> bytes(mine.nbytes());
   if (!bytes.empty()) std::memcpy(bytes.data(), mine.raw_data(), bytes.size());
@@ -616,11 +663,12 @@ Tensor Trainer::embed_sharded() const {
   Tensor out = Tensor::empty({N, d});
   size_t off = 0;
   for (int q = 0; q < R; ++q) {
-    const size_t want = static_cast<size_t>((embed_block_start(N, q + 1, R) - embed_block_start(N, q, R)) * d) * 4;
-    EMBER_CHECK(parts[q].size() == want, "embed_sharded: rank " << q << " sent " << parts[q].size() << " bytes, expected "
-                                                                  << want);
-    if (want) std::memcpy(static_cast<char*>(out.raw_data()) + off, parts[q].data(), want);
-    off += want;
+    const size_t want_bytes =
+        static_cast<size_t>((embed_block_start(N, q + 1, R) - embed_block_start(N, q, R)) * d) * sizeof(float);
+    EMBER_CHECK(parts[q].size() == want_bytes, "embed_sharded: rank " << q << " sent " << parts[q].size()
+                                                                       << " bytes, expected " << want_bytes);
+    if (want_bytes) std::memcpy(static_cast<char*>(out.raw_data()) + off, parts[q].data(), want_bytes);
+    off += want_bytes;
   }
   return out;
 }

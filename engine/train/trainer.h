@@ -58,8 +58,9 @@ class Trainer {
   // layer-wise over the whole training graph with the current parameters.
   Tensor embed_all() const;
   // embed_all() of a data-parallel job: each rank embeds its contiguous block
-  // of users (embed_block_start), layer by layer with one all-gather of the
-  // projection per layer (Encoder::infer_block); rank 0 gathers the rows and
+  // of users (embed_block_start), layer by layer, receiving per layer the
+  // projection of the halo (the sources of its block's in-edges) from the
+  // ranks that own them (Encoder::infer_block); rank 0 gathers the rows and
   // returns [N, d], the other ranks an undefined tensor. On the CPU the
   // result equals embed_all() bit for bit. One process: embed_all().
   Tensor embed_sharded() const;
