@@ -21,6 +21,7 @@
 #include "engine/data/prepare.h"
 #include "engine/sampling/batch.h"
 #include "engine/train/memory_estimate.h"
+#include "engine/train/model.h"
 #include "engine/train/trainer.h"
 
 using namespace ember;
@@ -57,6 +58,15 @@ int main(int argc, char** argv) {
                   (long long)fnnz, (long long)c.sampler.batch_size);
       for (int64_t f : c.sampler.fanouts) std::printf(" %lld", (long long)f);
       std::printf(", hidden %lld, d %lld), CPU\n", (long long)c.model.hidden, (long long)c.model.embedding_dim);
+      double params = 0;
+      for (const ParamSpec& p : SsmtlModel::param_specs(c, fcols, nodes)) {
+        if (p.name == "encoder.id_table") continue;  // row-sparse, not in the dense all-reduce
+        double k = 1;
+        for (int64_t x : p.shape) k *= static_cast<double>(x);
+        params += k;
+      }
+      std::printf("dense parameters: %.0f (all-reduce of %.2f MiB of float32 gradients per step)\n", params,
+                  params * 4 / (1 << 20));
       std::stringstream ss(ranks_s);
       std::string x;
       while (std::getline(ss, x, ',')) {
