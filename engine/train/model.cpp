@@ -95,6 +95,21 @@ Encoder::Encoder(const ModelConfig& cfg, int64_t num_features, int64_t num_users
   if (i < p.size() && specs[i].name == "id_table") id_table_ = p[i++];
 }
 
+GatOptions Encoder::layer_options(size_t l, const ForwardRng& r) const {
+  const Layer& L = layers_[l];
+  GatOptions opt;
+  opt.heads = L.heads;
+  opt.out_features = L.out_per_head;
+  opt.concat = L.concat;
+  opt.negative_slope = cfg_.negative_slope;
+  opt.attn_dropout = r.training ? cfg_.attn_dropout : 0.0;
+  opt.dropout_seed = r.seed;
+  opt.dropout_stream = r.stream * 64 + 2 * l;
+  opt.training = r.training;
+  opt.residual = cfg_.residual;
+  return opt;
+}
+
 Variable Encoder::forward(const SparseCsr& x, const MessageGraph& g, const ForwardRng& r,
                           const Tensor& mask_rows, const Variable& id_rows) const {
   EMBER_CHECK(x.rows == g.num_nodes, "encoder: " << x.rows << " feature rows for a graph of " << g.num_nodes
@@ -113,16 +128,7 @@ Variable Encoder::forward(const SparseCsr& x, const MessageGraph& g, const Forwa
   }
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
-    GatOptions opt;
-    opt.heads = L.heads;
-    opt.out_features = L.out_per_head;
-    opt.concat = L.concat;
-    opt.negative_slope = cfg_.negative_slope;
-    opt.attn_dropout = r.training ? cfg_.attn_dropout : 0.0;
-    opt.dropout_seed = r.seed;
-    opt.dropout_stream = r.stream * 64 + 2 * l;
-    opt.training = r.training;
-    opt.residual = cfg_.residual;
+    const GatOptions opt = layer_options(l, r);
     Variable in = dropout(h, cfg_.dropout, r.seed, r.stream * 64 + 2 * l + 1, r.training);
     h = gat_conv(in, g, L.weight, L.att_src, L.att_dst, L.bias, opt, L.residual);
     if (l + 1 < layers_.size() && cfg_.elu) h = elu(h, 1.0);
@@ -145,14 +151,7 @@ Tensor Encoder::infer_block(const SparseCsr& x_block, const Tensor& id_block, co
   if (n > 0 && id_block.defined()) h = add(h, Variable(id_block));
   for (size_t l = 0; l < layers_.size(); ++l) {
     const Layer& L = layers_[l];
-    GatOptions opt;
-    opt.heads = L.heads;
-    opt.out_features = L.out_per_head;
-    opt.concat = L.concat;
-    opt.negative_slope = cfg_.negative_slope;
-    opt.attn_dropout = 0.0;
-    opt.training = false;
-    opt.residual = cfg_.residual;
+    const GatOptions opt = layer_options(l, ForwardRng{0, 0, false});
     const int64_t out_cols = L.concat ? L.heads * L.out_per_head : L.out_per_head;
     // gat_conv's steps (ops/gat.cpp), the projection on the block only.
     const Variable wh_block = n > 0 ? matmul(h, L.weight) : empty(L.heads * L.out_per_head);

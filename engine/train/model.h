@@ -41,6 +41,8 @@ struct ParamSpec {
 
 // Where dropout masks come from in one forward pass (all Philox, so every
 // backend draws the same masks).
+struct GatOptions;  // ops/gat.h
+
 struct ForwardRng {
   uint64_t seed = 0;
   uint64_t stream = 0;  // distinct per pass: step * 8 + view (engine/train/trainer.cpp)
@@ -85,6 +87,8 @@ class Encoder {
     int64_t heads, out_per_head;
     bool concat;
   };
+  // Layer l's attention options (dropout streams from r; none when not training).
+  GatOptions layer_options(size_t l, const ForwardRng& r) const;
   ModelConfig cfg_;
   std::vector<std::pair<std::string, Variable>> named_;
   Variable w_in_, b_in_, mask_token_, id_table_;
