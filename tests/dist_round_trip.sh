@@ -52,7 +52,15 @@ run2 2 "$bin/ember_train" --config "$tmp/long.json" --out "$tmp/kill" >"$tmp/kil
 job=$!
 for _ in $(seq 600); do [ -s "$tmp/kill/checkpoint.bin" ] && break; sleep 0.1; done
 test -s "$tmp/kill/checkpoint.bin"
-victim=$(pgrep -n -f "ember_train --config $tmp/long.json")
+# The newest process running that command line (/proc directly: procps may be absent).
+victim=""
+for d in /proc/[0-9]*; do
+  if tr '\0' ' ' <"$d/cmdline" 2>/dev/null | grep -q "^$bin/ember_train --config $tmp/long.json"; then
+    p=${d#/proc/}
+    if [ -z "$victim" ] || [ "$p" -gt "$victim" ]; then victim=$p; fi
+  fi
+done
+test -n "$victim"
 start=$(date +%s)
 kill -9 "$victim"
 rc=0
