@@ -59,6 +59,16 @@ int main(int argc, char** argv) {
     const bool root = comm.is_root();
     // Every rank loads the graph and computes the (seeded) split; rank 0 writes it.
     PreparedData data = prepare_data(cfg.data, cfg.seed, root ? out : "", root);
+    // Training needs the training graph and the validation edges only: the
+    // full graph (structure and a second copy of the features), the test
+    // split and the friendships known at test time are released (the id map
+    // stays, for node_ids.txt): about half of each rank's graph memory.
+    const IdMap ids = data.full.ids;
+    data.full = Graph{};
+    data.known_at_test = Graph{};
+    data.test = HeldOut{};
+    data.split.val.clear();
+    data.split.test.clear();
     if (root) {
       std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
                   cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());
@@ -84,7 +94,7 @@ int main(int argc, char** argv) {
                   r.seconds, r.best_val_recall50, (long long)r.best_epoch + 1, r.stopped_early ? ", stopped early" : "");
     const Tensor emb = trainer.embed_sharded();
     if (root) {
-      write_embeddings(run, emb, data.full.ids);
+      write_embeddings(run, emb, ids);
       std::printf("wrote %s and %s\n", run.embeddings().c_str(), run.node_ids().c_str());
     }
     return 0;
