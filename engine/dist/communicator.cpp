@@ -90,7 +90,9 @@ DistJob::DistJob(int* argc, char*** argv) {
 
 DistJob::~DistJob() {
   comm_.reset();
+#if EMBER_WITH_MPI
   if (mpi_) mpi_finalize();
+#endif
 }
 
 void DistJob::use_device(Device device) {
