@@ -13,6 +13,7 @@
 
 #include "engine/data/prepare.h"
 #include "engine/dist/communicator.h"
+#include "engine/io/binary_io.h"
 #include "engine/io/interrupt.h"
 #include "engine/train/memory_estimate.h"
 #include "engine/train/run_dir.h"
@@ -45,8 +46,11 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   {
     RunDir run{out};
-    TrainConfig cfg = resume ? run.load_config()
-                             : (config_path.empty() ? TrainConfig{} : TrainConfig::from_file(config_path));
+    // Rank 0 reads the config (the run's config.json with --resume) and every
+    // rank parses its text: only the graph must exist on every machine.
+    const std::string source = resume ? run.config() : config_path;
+    const std::string text = broadcast_string(comm, comm.is_root() && !source.empty() ? read_file_text(source) : "", 0);
+    TrainConfig cfg = source.empty() ? TrainConfig{} : TrainConfig::from_json_text(text, source);
     if (!graph.empty()) cfg.data.graph = graph;
     if (epochs > 0) cfg.train.epochs = epochs;
     if (beta >= 0) cfg.objectives.beta = beta;
