@@ -11,8 +11,9 @@
 // runs sequentially inside a parallel region) and the only synchronisation
 // is OpenMP's end-of-loop barrier, which sleeps after a short spin.
 //
-// Blocks are fixed sizes, never derived from the thread count, so results do
-// not depend on how many threads run:
+// Blocks are fixed sizes, never derived from the thread count, and the same
+// partition is used whether one thread or many run it, so results do not
+// depend on how many threads run (tests/test_matmul_threads.cpp):
 //  - rows of C in blocks of kRowBlock (the tall-skinny products X W, G W^T
 //    and the logits Q C^T): each element's sum over K is Eigen's, unchanged;
 //  - for long K (the weight gradients X^T G: K = the subgraph's nodes, M and
@@ -76,12 +77,12 @@ void gemm(const Tensor& a, bool ta, const Tensor& b, bool tb, double alpha, doub
   const bool parallel = !omp_in_parallel() && omp_get_max_threads() > 1 &&
                         2.0 * static_cast<double>(M) * static_cast<double>(N) * static_cast<double>(K) >= kParallelFlops;
   const int64_t row_blocks = (M + kRowBlock - 1) / kRowBlock;
-  if (parallel && row_blocks == 1 && K >= 4 * kKChunk) {
+  if (row_blocks == 1 && K >= 4 * kKChunk) {
     // Long K, few rows: partial products over K chunks, summed in order.
     const int64_t chunk = std::max(kKChunk, (K + kMaxKChunks - 1) / kMaxKChunks);
     const int64_t chunks = (K + chunk - 1) / chunk;
     std::vector<T> partial(static_cast<size_t>(chunks * M * N));
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel)
     for (int64_t i = 0; i < chunks; ++i) {
       Eigen::Map<Mat<T>> P(partial.data() + i * M * N, M, N);
       const int64_t k0 = i * chunk;
