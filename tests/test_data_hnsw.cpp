@@ -9,23 +9,42 @@
 
 using namespace ember;
 
-TEST_CASE("HNSW recall >= 0.95 vs exact top-K, also after save/load", "[data]") {
-  const int64_t n = 4000, d = 32;
-  std::mt19937 rng(11);
+namespace {
+// n Gaussian vectors of dimension d, 2n random friendships, every step-th
+// user as a query, and the queries' exact top-K (friends excluded).
+struct SearchCase {
+  int64_t n, d;
+  std::vector<float> x;
+  Graph friends;
+  std::vector<int32_t> queries;
+  Rankings exact;
+};
+SearchCase search_case(int64_t n, int64_t d, uint32_t seed, int32_t step, int32_t K) {
+  SearchCase c{n, d, std::vector<float>(n * d), Graph{}, {}, Rankings{}};
+  std::mt19937 rng(seed);
   std::normal_distribution<float> N01;
-  std::vector<float> x(n * d);
-  for (auto& v : x) v = N01(rng);
+  for (auto& v : c.x) v = N01(rng);
   std::vector<int32_t> s, t;
-  for (int i = 0; i < 8000; ++i) { s.push_back(rng() % n); t.push_back(rng() % n); }
+  for (int64_t i = 0; i < 2 * n; ++i) { s.push_back(rng() % n); t.push_back(rng() % n); }
   GraphBuildOptions quiet;
   quiet.print_summary = false;
-  Graph friends = build_graph_dense(n, s, t, quiet);
-  std::vector<int32_t> queries;
-  for (int32_t q = 0; q < n; q += 10) queries.push_back(q);
-  const int32_t K = 10;
+  c.friends = build_graph_dense(n, s, t, quiet);
+  for (int32_t q = 0; q < n; q += step) c.queries.push_back(q);
   TopKConfig tk;
   tk.k = K;
-  Rankings exact = exact_topk(x.data(), n, d, queries, &friends, tk);
+  c.exact = exact_topk(c.x.data(), n, d, c.queries, &c.friends, tk);
+  return c;
+}
+}  // namespace
+
+TEST_CASE("HNSW recall >= 0.95 vs exact top-K, also after save/load", "[data]") {
+  const int64_t n = 4000, d = 32;
+  const int32_t K = 10;
+  const SearchCase c = search_case(n, d, 11, 10, K);
+  const std::vector<float>& x = c.x;
+  const Graph& friends = c.friends;
+  const std::vector<int32_t>& queries = c.queries;
+  const Rankings& exact = c.exact;
 
   HnswConfig cfg;
   cfg.M = 16;
@@ -80,21 +99,12 @@ TEST_CASE("HNSW recall >= 0.95 vs exact top-K, also after save/load", "[data]") 
 // load too, and a shard built elsewhere (set_shard_bytes) answers the same.
 TEST_CASE("HNSW shards: merged top-K recall >= 0.95 vs exact, after save/load and shard transfer", "[data]") {
   const int64_t n = 3000, d = 24;
-  std::mt19937 rng(5);
-  std::normal_distribution<float> N01;
-  std::vector<float> x(n * d);
-  for (auto& v : x) v = N01(rng);
-  std::vector<int32_t> s, t;
-  for (int i = 0; i < 6000; ++i) { s.push_back(rng() % n); t.push_back(rng() % n); }
-  GraphBuildOptions quiet;
-  quiet.print_summary = false;
-  Graph friends = build_graph_dense(n, s, t, quiet);
-  std::vector<int32_t> queries;
-  for (int32_t q = 0; q < n; q += 7) queries.push_back(q);
   const int32_t K = 10;
-  TopKConfig tk;
-  tk.k = K;
-  Rankings exact = exact_topk(x.data(), n, d, queries, &friends, tk);
+  const SearchCase c = search_case(n, d, 5, 7, K);
+  const std::vector<float>& x = c.x;
+  const Graph& friends = c.friends;
+  const std::vector<int32_t>& queries = c.queries;
+  const Rankings& exact = c.exact;
   HnswConfig cfg;
   cfg.ef_construction = 100;
   cfg.ef = 64;
