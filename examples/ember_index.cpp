@@ -47,13 +47,12 @@ int main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     std::vector<int32_t> mine;  // this rank's shards (all of them in one process)
     for (int32_t s = comm.rank(); s < shards; s += comm.size()) mine.push_back(s);
-    if (comm.distributed() && mine.empty()) mine.push_back(-1);  // nothing to build here
-    if (mine[0] >= 0) index.build(emb.data<float>(), n, d, hc, mine);
+    if (!mine.empty()) index.build(emb.data<float>(), n, d, hc, mine);  // (an empty list would build them all)
     if (comm.distributed()) {
       // Every rank's shards to rank 0: [u32 count][per shard: i32 id, u64 bytes, bytes].
       std::vector<char> out;
       auto put = [&out](const void* p, size_t k) { out.insert(out.end(), (const char*)p, (const char*)p + k); };
-      const uint32_t count = mine[0] < 0 ? 0 : static_cast<uint32_t>(mine.size());
+      const uint32_t count = static_cast<uint32_t>(mine.size());
       put(&count, 4);
       for (uint32_t i = 0; i < count; ++i) {
         const std::vector<uint8_t> b = index.shard_bytes(mine[i]);
