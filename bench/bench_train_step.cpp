@@ -103,9 +103,9 @@ void dump_batch(const std::string& dir, const TrainBatch& b) {
   const GraphView& v = b.retrieval;
   write_i64(dir + "/src.npy", std::vector<int64_t>(v.src.begin(), v.src.end()));
   write_i64(dir + "/dst.npy", std::vector<int64_t>(v.dst.begin(), v.dst.end()));
-  write_i64(dir + "/x_row_ptr.npy", v.features.row_ptr);
+  write_i64(dir + "/x_row_ptr.npy", v.features.row_ptr.to_vector());
   write_i64(dir + "/x_col.npy", std::vector<int64_t>(v.features.col.begin(), v.features.col.end()));
-  write_f32(dir + "/x_val.npy", v.features.val);
+  write_f32(dir + "/x_val.npy", v.features.val.to_vector());
   write_i64(dir + "/candidates.npy", b.candidates);
   write_i64(dir + "/mask.npy", std::vector<int64_t>(b.mask.begin(), b.mask.end()));
   write_f32(dir + "/log_q.npy", b.log_q);

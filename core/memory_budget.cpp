@@ -154,6 +154,29 @@ uint64_t available_host_memory(std::string* source) {
   return best;
 }
 
+ProcessMemory current_process_memory() {
+  ProcessMemory m;
+  std::ifstream in("/proc/self/smaps_rollup");
+  std::string key;
+  unsigned long long kb = 0;
+  std::string unit;
+  bool rss = false, anon = false;
+  while (in >> key) {
+    if (!(in >> kb)) {
+      in.clear();
+      std::getline(in, unit);  // the first line: the address range and "[rollup]"
+      continue;
+    }
+    std::getline(in, unit);
+    if (key == "Rss:") m.resident = static_cast<uint64_t>(kb) * 1024, rss = true;
+    else if (key == "Pss:") m.proportional = static_cast<uint64_t>(kb) * 1024;
+    else if (key == "Anonymous:") m.anonymous = static_cast<uint64_t>(kb) * 1024, anon = true;
+  }
+  m.known = rss && anon;
+  m.file = m.resident > m.anonymous ? m.resident - m.anonymous : 0;
+  return m;
+}
+
 uint64_t available_device_memory(std::string* source) {
   uint64_t best = 0;
   std::string src;

@@ -36,6 +36,17 @@ struct MemoryEstimate {
 uint64_t available_host_memory(std::string* source = nullptr);
 uint64_t available_device_memory(std::string* source = nullptr);
 
+// This process's resident memory, from /proc/self/smaps_rollup (known =
+// false where that file does not exist). `file` is the resident pages of
+// mapped files (the graph cache, the program): the page cache shares them
+// with every other process that maps the same files; `anonymous` is the
+// memory private to this process.
+struct ProcessMemory {
+  bool known = false;
+  uint64_t resident = 0, anonymous = 0, file = 0, proportional = 0;  // Rss, Anonymous, Rss - Anonymous, Pss
+};
+ProcessMemory current_process_memory();
+
 // Throws ember::Error "<what>: needs about X of host memory (...), only Y
 // available (...)" when the estimate exceeds what is available (0 = unknown,
 // never refused). The second form reads the available memory itself and

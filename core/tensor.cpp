@@ -96,10 +96,15 @@ Tensor Tensor::full(const Shape& shape, double value, DType dtype, Device device
 
 template <typename T>
 Tensor Tensor::from_vector(const std::vector<T>& values, const Shape& shape, Device device) {
-  EMBER_CHECK(static_cast<int64_t>(values.size()) == shape_numel(shape),
-              "from_vector: " << values.size() << " values do not fill shape " << shape_str(shape));
+  return from_values(values.data(), values.size(), shape, device);
+}
+
+template <typename T>
+Tensor Tensor::from_values(const T* values, size_t n, const Shape& shape, Device device) {
+  EMBER_CHECK(static_cast<int64_t>(n) == shape_numel(shape),
+              "from_vector: " << n << " values do not fill shape " << shape_str(shape));
   Tensor t = empty(shape, dtype_of<T>::value, device);
-  copy_bytes(t.raw_data(), device, values.data(), Device::CPU, values.size() * sizeof(T));
+  if (n) copy_bytes(t.raw_data(), device, values, Device::CPU, n * sizeof(T));
   return t;
 }
 
@@ -345,6 +350,7 @@ void check_same_device(const Tensor& a, const Tensor& b, const char* what) {
 
 #define EMBER_TENSOR_INST(T)                                                                \
   template Tensor Tensor::from_vector<T>(const std::vector<T>&, const Shape&, Device);      \
+  template Tensor Tensor::from_values<T>(const T*, size_t, const Shape&, Device);           \
   template std::vector<T> Tensor::to_vector<T>() const;                                     \
   template T Tensor::item<T>(std::initializer_list<int64_t>) const;
 EMBER_TENSOR_INST(float)

@@ -50,6 +50,9 @@ class Tensor {
   template <typename T>
   static Tensor from_vector(const std::vector<T>& values, const Shape& shape,
                             Device device = Device::CPU);
+  // `n` values at `values` (host memory): from_vector of any contiguous array.
+  template <typename T>
+  static Tensor from_values(const T* values, size_t n, const Shape& shape, Device device = Device::CPU);
 
   bool defined() const { return storage_ != nullptr; }
   const Shape& shape() const { return shape_; }

@@ -27,6 +27,12 @@ int main(int argc, char** argv) {
     TrainConfig cfg = run.load_config();
     if (!device.empty()) cfg.device = device;
     job.use_device(parse_device_name(cfg.device));
+    // The first rank of each machine builds the graph cache (data.cache_dir)
+    // before the others map it: one file, so one page-cache copy per machine.
+    if (comm.distributed()) {
+      if (local_rank(comm) == 0) prepare_graph_cache(cfg.data, comm.is_root());
+      comm.barrier();
+    }
     PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
     Trainer trainer(cfg, data.split.train, data.val, RunDir{""}, &comm);
     trainer.load_parameters(run.checkpoint());

@@ -13,6 +13,7 @@
 
 #include "engine/data/prepare.h"
 #include "engine/dist/communicator.h"
+#include "engine/dist/rank_memory.h"
 #include "engine/io/binary_io.h"
 #include "engine/io/interrupt.h"
 #include "engine/train/memory_estimate.h"
@@ -61,6 +62,12 @@ int main(int argc, char** argv) {
     cfg.validate();
     job.use_device(parse_device_name(cfg.device));
     const bool root = comm.is_root();
+    // The first rank of each machine builds the graph cache (data.cache_dir)
+    // before the others map it: one file, so one page-cache copy per machine.
+    if (comm.distributed()) {
+      if (local_rank(comm) == 0) prepare_graph_cache(cfg.data, comm.is_root());
+      comm.barrier();
+    }
     // Every rank loads the graph and computes the (seeded) split; rank 0 writes it.
     PreparedData data = prepare_data(cfg.data, cfg.seed, root ? out : "", root);
     // Training needs the training graph and the validation edges only: the
@@ -73,6 +80,7 @@ int main(int argc, char** argv) {
     data.test = HeldOut{};
     data.split.val.clear();
     data.split.test.clear();
+    print_rank_memory(comm, "per rank after loading the data");
     if (root) {
       std::printf("objectives: alpha %.3g (retrieval), beta %.3g (CCA), gamma %.3g (MAE); device %s\n",
                   cfg.objectives.alpha, cfg.objectives.beta, cfg.objectives.gamma, cfg.device.c_str());

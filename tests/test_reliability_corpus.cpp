@@ -93,6 +93,7 @@ struct Payload {
   MemoryWriter w;
   template <class T> Payload& put(T v) { w.put<T>(v); return *this; }
   template <class T> Payload& vec(const std::vector<T>& v) { w.put_vector(v); return *this; }
+  template <class T> Payload& aligned(const std::vector<T>& v) { w.put_aligned_array(v.data(), v.size()); return *this; }
   Payload& count(uint64_t n) { w.put<uint64_t>(n); return *this; }  // a vector count with no data behind it
   Payload& str(const std::string& s) { w.put_string(s); return *this; }
   std::string container(const std::string& magic, uint32_t version) const {
@@ -152,9 +153,10 @@ struct CachePayload {
   std::string build(uint64_t offsets_count = 0, uint64_t neighbors_count = 0, bool trailing = false) const {
     Payload p;
     p.put<uint64_t>(0).put<int64_t>(n);
-    if (offsets_count) p.count(offsets_count); else p.vec(offsets);
-    if (neighbors_count) p.count(neighbors_count); else p.vec(neighbors);
-    p.put<uint8_t>(1).put<int64_t>(feature_rows).put<int32_t>(feature_cols).vec(row_ptr).vec(col).vec(val).vec(std::vector<int64_t>{});
+    if (offsets_count) p.count(offsets_count); else p.aligned(offsets);
+    if (neighbors_count) p.count(neighbors_count); else p.aligned(neighbors);
+    p.put<uint8_t>(1).put<int64_t>(feature_rows).put<int32_t>(feature_cols).aligned(row_ptr).aligned(col).aligned(val);
+    p.aligned(std::vector<int64_t>{});
     if (trailing) p.put<uint64_t>(0);
     return p.container("EMBGRAPH", kGraphCacheVersion);
   }
@@ -444,7 +446,8 @@ TEST_CASE("reliability corpus: graph cache", "[reliability]") {
       {"header bit flip", flip(good, 20), "header checksum mismatch"},
       {"payload bit flip", flip(good, good.size() / 2, 3), "payload checksum mismatch"},
       {"last byte flipped", flip(good, good.size() - 1, 7), "payload checksum mismatch"},
-      {"future version", with_version(good, 2), "format version 2 not supported"},
+      {"future version", with_version(good, 3), "format version 3 not supported"},
+      {"version 1 (unaligned, read before caches were mapped)", with_version(good, 1), "format version 1 not supported"},
       {"valid control", ok.build(), "<accepted>"},
       {"10^12 nodes claimed", huge_nodes.build(), "corrupt node count 1000000000000"},
       {"10^12 offsets claimed", ok.build(kHuge), "corrupt CSR offsets count 1000000000000"},
@@ -454,7 +457,7 @@ TEST_CASE("reliability corpus: graph cache", "[reliability]") {
       {"neighbour out of range", bad_neighbor.build(), "CSR entries out of range"},
       {"feature row pointers past the end", feature_rows.build(), "inconsistent feature CSR"},
       {"feature column out of range", feature_col.build(), "feature entries out of range"},
-      {"payload cut short", Payload().put<uint64_t>(0).container("EMBGRAPH", 1), "expected 8 bytes of node count"},
+      {"payload cut short", Payload().put<uint64_t>(0).container("EMBGRAPH", kGraphCacheVersion), "expected 8 bytes of node count"},
       {"trailing payload bytes", ok.build(0, 0, true), "unexpected trailing payload bytes"},
   };
   ember_test::TempDir dir("rel_cache");

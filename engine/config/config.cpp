@@ -106,6 +106,7 @@ void visit(Visitor& v, TrainConfig& c) {
   v.object("data", [&](Visitor& d) {
     d.field("graph", c.data.graph);
     d.field("features", c.data.features);
+    d.field("cache_dir", c.data.cache_dir);
     d.field("val_fraction", c.data.val_fraction);
     d.field("test_fraction", c.data.test_fraction);
     d.field("cold_start_users", c.data.cold_start_users);
@@ -282,6 +283,8 @@ void TrainConfig::validate() const {
   check_range(rate(data.cold_start_users), "data.cold_start_users", "must be in [0, 1)");
   check_range(data.graph != "synthetic" || data.features.empty(), "data.features",
               "must be empty for the synthetic graph (it generates its own features)");
+  check_range(data.graph != "synthetic" || data.cache_dir.empty(), "data.cache_dir",
+              "must be empty for the synthetic graph (it is generated, not read; only files are cached)");
   try {
     data.synthetic.validate();  // the generator's own ranges (engine/data/synthetic.h)
   } catch (const Error& e) {

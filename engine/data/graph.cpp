@@ -162,7 +162,8 @@ std::string GraphBuildStats::summary() const {
 // ---- builders --------------------------------------------------------------------------------
 namespace {
 
-void exclusive_scan_inplace(std::vector<int64_t>& v) {  // v[i] <- sum v[0..i)
+template <typename V>
+void exclusive_scan_inplace(V& v) {  // v[i] <- sum v[0..i)
   int64_t run = 0;
   for (auto& x : v) { int64_t t = x; x = run; run += t; }
 }
@@ -213,8 +214,9 @@ Graph build_csr(int64_t n, const int32_t* src, const int32_t* dst, size_t m, Gra
     uniq[u] = std::unique(b, e) - b;
   }
   Graph g;
-  g.offsets = uniq;
-  exclusive_scan_inplace(g.offsets);
+  std::vector<int64_t> offsets = uniq;  // uniq (list lengths) is still needed below
+  exclusive_scan_inplace(offsets);
+  g.offsets = std::move(offsets);
   g.neighbors.resize(static_cast<size_t>(g.offsets[n]));
 #pragma omp parallel for schedule(dynamic, 512) if (n > kParallelMin)
   for (int64_t u = 0; u < n; ++u)

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/array.h"
 #include "core/error.h"
 
 namespace ember {
@@ -21,9 +22,10 @@ namespace ember {
 struct SparseFeatures {
   int64_t num_rows = 0;
   int32_t num_cols = 0;
-  std::vector<int64_t> row_ptr{0};
-  std::vector<int32_t> col;
-  std::vector<float> val;
+  // Owned, or views of a memory-mapped graph cache (core/array.h).
+  Array<int64_t> row_ptr{0};
+  Array<int32_t> col;
+  Array<float> val;
 
   int64_t nnz() const { return static_cast<int64_t>(col.size()); }
   int64_t row_nnz(int64_t r) const { return row_ptr[r + 1] - row_ptr[r]; }
@@ -73,11 +75,12 @@ struct NeighborSpan {
 };
 
 struct Graph {
-  std::vector<int64_t> offsets{0};  // num_nodes + 1
-  std::vector<int32_t> neighbors;   // both directions of every edge
+  // Arrays are owned, or views of a memory-mapped graph cache (core/array.h).
+  Array<int64_t> offsets{0};        // num_nodes + 1
+  Array<int32_t> neighbors;         // both directions of every edge
   IdMap ids;
   SparseFeatures features;          // num_rows == num_nodes, or 0 rows when absent
-  std::vector<int64_t> labels;      // per node (-1 = unknown), or empty
+  Array<int64_t> labels;            // per node (-1 = unknown), or empty
 
   int64_t num_nodes() const { return static_cast<int64_t>(offsets.size()) - 1; }
   // Undirected edge count (each edge is stored twice).

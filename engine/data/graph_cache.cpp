@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "engine/io/binary_io.h"
+#include "engine/io/mapped_file.h"
 
 namespace ember {
 
@@ -54,28 +55,28 @@ void save_graph_cache(const std::string& path, const Graph& g, uint64_t source_k
   ContainerFileWriter w(path, kMagic, kGraphCacheVersion);
   w.put<uint64_t>(source_key);
   w.put<int64_t>(g.num_nodes());
-  w.put_vector(g.offsets);
-  w.put_vector(g.neighbors);
+  w.put_aligned_array(g.offsets);
+  w.put_aligned_array(g.neighbors);
   w.put<uint8_t>(g.ids.is_identity() ? 1 : 0);
   if (!g.ids.is_identity()) w.put_vector(g.ids.originals());
   w.put<int64_t>(g.features.num_rows);
   w.put<int32_t>(g.features.num_cols);
-  w.put_vector(g.features.row_ptr);
-  w.put_vector(g.features.col);
-  w.put_vector(g.features.val);
-  w.put_vector(g.labels);
+  w.put_aligned_array(g.features.row_ptr);
+  w.put_aligned_array(g.features.col);
+  w.put_aligned_array(g.features.val);
+  w.put_aligned_array(g.labels);
   w.commit();
 }
 
 Graph load_graph_cache(const std::string& path, uint64_t* source_key) {
-  ContainerFileReader r(path, kMagic, kGraphCacheVersion, kGraphCacheVersion);
+  MappedContainerReader r(path, kMagic, kGraphCacheVersion, kGraphCacheVersion);  // checksum verified here
   Graph g;
   uint64_t key = r.get<uint64_t>("source key");
   int64_t n = r.get<int64_t>("node count");
   EMBER_CHECK(n >= 0 && static_cast<uint64_t>(n) <= kMaxNodes, path << ": corrupt node count " << n);
-  g.offsets = r.get_vector<int64_t>("CSR offsets", static_cast<uint64_t>(n) + 1);
+  g.offsets = r.get_array<int64_t>("CSR offsets", static_cast<uint64_t>(n) + 1);
   EMBER_CHECK(g.offsets.size() == static_cast<size_t>(n) + 1, path << ": " << g.offsets.size() << " offsets for " << n << " nodes");
-  g.neighbors = r.get_vector<int32_t>("CSR neighbours");
+  g.neighbors = r.get_array<int32_t>("CSR neighbours");
   uint8_t identity = r.get<uint8_t>("id map kind");
   EMBER_CHECK(identity <= 1, path << ": corrupt id map kind " << int(identity));
   if (identity) g.ids = IdMap::identity(n);
@@ -88,13 +89,13 @@ Graph load_graph_cache(const std::string& path, uint64_t* source_key) {
   g.features.num_cols = r.get<int32_t>("feature columns");
   EMBER_CHECK(g.features.num_rows == 0 || g.features.num_rows == n, path << ": corrupt feature row count " << g.features.num_rows);
   EMBER_CHECK(g.features.num_cols >= 0, path << ": corrupt feature column count " << g.features.num_cols);
-  g.features.row_ptr = r.get_vector<int64_t>("feature row pointers", static_cast<uint64_t>(n) + 1);
+  g.features.row_ptr = r.get_array<int64_t>("feature row pointers", static_cast<uint64_t>(n) + 1);
   EMBER_CHECK(g.features.row_ptr.size() == static_cast<size_t>(g.features.num_rows) + 1,
               path << ": corrupt feature row pointers");
-  g.features.col = r.get_vector<int32_t>("feature columns");
-  g.features.val = r.get_vector<float>("feature values");
-  g.labels = r.get_vector<int64_t>("labels", static_cast<uint64_t>(n));
-  r.finish();  // checksum + no trailing bytes
+  g.features.col = r.get_array<int32_t>("feature columns");
+  g.features.val = r.get_array<float>("feature values");
+  g.labels = r.get_array<int64_t>("labels", static_cast<uint64_t>(n));
+  r.finish();  // no trailing bytes
   check_structure(g, path);
   if (source_key) *source_key = key;
   return g;
@@ -139,10 +140,14 @@ Graph load_or_build_graph(const std::string& cache_path, uint64_t source_key, co
     }
   }
   if (verbose) std::printf("%s\n", st.message.c_str());
-  Graph g = build();
-  save_graph_cache(cache_path, g, source_key);
+  {
+    Graph built = build();
+    save_graph_cache(cache_path, built, source_key);
+  }
   if (status) *status = st;
-  return g;
+  // Mapped from the file just written, as on a hit: the same shared pages for
+  // every process that loads this cache.
+  return load_graph_cache(cache_path);
 }
 
 }  // namespace ember

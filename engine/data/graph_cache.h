@@ -13,12 +13,19 @@
 
 namespace ember {
 
-constexpr uint32_t kGraphCacheVersion = 1;
+// Version 2 aligns every array to 64 bytes so that the file is mapped, not
+// read (version 1 caches are rebuilt).
+constexpr uint32_t kGraphCacheVersion = 2;
 
 void save_graph_cache(const std::string& path, const Graph& g, uint64_t source_key = 0);
 
-// Throws ember::Error naming the file on any problem (see binary_io.h). The
-// loaded graph also passes a structural check (offsets, id ranges, sizes).
+// Maps the file (engine/io/mapped_file.h): the CSR, feature and label arrays
+// of the result are views of the mapping, shared through the page cache by
+// every process of the machine that loads the same cache, and copied only
+// when a caller changes their size. The id map is read into memory. Throws
+// ember::Error naming the file on any problem (see binary_io.h); the payload
+// checksum is verified before use and the graph passes a structural check
+// (offsets, id ranges, sizes).
 Graph load_graph_cache(const std::string& path, uint64_t* source_key = nullptr);
 
 // Key for a set of source files: their paths, sizes and modification times,
@@ -32,8 +39,8 @@ struct CacheStatus {
 
 // Returns the cached graph when `cache_path` holds a valid cache for
 // `source_key`; otherwise calls build(), saves the result (atomically) and
-// returns it. Never throws because of a bad cache file (only build() or a
-// failing save can throw).
+// returns it mapped from the new file. Never throws because of a bad cache
+// file (only build() or a failing save can throw).
 Graph load_or_build_graph(const std::string& cache_path, uint64_t source_key, const std::function<Graph()>& build,
                           CacheStatus* status = nullptr, bool verbose = true);
 

@@ -78,6 +78,9 @@ std::vector<std::pair<int64_t, int64_t>> read_csv_labels(const std::string& path
 std::vector<int64_t> align_labels(const std::vector<std::pair<int64_t, int64_t>>& labels, const IdMap& ids);
 
 // ---- whole dataset folders --------------------------------------------------------------
+// Part of every graph cache key: change it when a loader's output changes.
+constexpr const char* kLoaderVersion = "ember-loaders-1";
+
 struct DatasetOptions {
   std::string cache_dir;  // "" = no cache; else <cache_dir>/<name>.egraph (see graph_cache.h)
   RepeatedFeature repeated = RepeatedFeature::Binary;

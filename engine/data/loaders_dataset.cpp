@@ -14,8 +14,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kLoaderVersion = "ember-loaders-1";
-
 std::string header_of(const std::string& path) {
   text::LineReader in(path);
   std::string_view line;
@@ -79,7 +77,6 @@ DatasetLayout detect_dataset(const std::string& dir) {
 }
 
 namespace {
-
 Graph read_layout(const DatasetLayout& L, const DatasetOptions& opts) {
   GraphBuildOptions bopt;
   bopt.print_summary = opts.verbose;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/memory_budget.h"
+#include "engine/data/graph_cache.h"
 #include "engine/data/load_estimate.h"
 #include "engine/data/loaders.h"
 
@@ -82,13 +83,7 @@ Graph load_edge_file(const DataConfig& d, const std::string& name, bool verbose)
   return g;
 }
 
-Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool verbose) {
-  if (d.graph == "synthetic") {
-    SyntheticConfig sc = d.synthetic;
-    sc.seed = seed;
-    name = "synthetic";
-    return generate_synthetic(sc, verbose).graph;
-  }
+Graph read_graph_source(const DataConfig& d, std::string& name, bool verbose) {
   EMBER_CHECK(fs::exists(d.graph), "data.graph: '" << d.graph << "' does not exist (use \"synthetic\", a dataset folder"
                                                    << " or an edge-list file)");
   if (fs::is_directory(d.graph)) {
@@ -109,7 +104,60 @@ Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool ver
   return load_edge_file(d, name, verbose);
 }
 
+// Where data.cache_dir keeps the graph of `d`, and the key of its source
+// files (the graph, data.features, the loader version).
+struct CacheSlot {
+  std::string path;
+  uint64_t key = 0;
+};
+CacheSlot cache_slot(const DataConfig& d) {
+  std::vector<std::string> sources;
+  std::string name = fs::path(d.graph).stem().string();
+  if (fs::is_directory(d.graph)) {
+    DatasetLayout L = detect_dataset(d.graph);
+    if (L.kind != DatasetLayout::None) name = L.name, sources = L.sources();
+  } else {
+    sources.push_back(d.graph);
+  }
+  if (!d.features.empty()) sources.push_back(d.features);
+  // The folder, not only its files: two folders with the same file names are different graphs.
+  sources.push_back(fs::absolute(d.graph).lexically_normal().string());
+  return CacheSlot{d.cache_dir + "/" + name + ".egraph", source_files_key(sources, std::string(kLoaderVersion) + ":prepare")};
+}
+
+// The graph that data.graph names: generated, read from its source files, or
+// (data.cache_dir set) mapped from a cache of them, built on the first use.
+// announce_hit: print the cache status line on a hit too (not only when it is built).
+Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool verbose, bool announce_hit = true) {
+  if (d.graph == "synthetic") {
+    SyntheticConfig sc = d.synthetic;
+    sc.seed = seed;
+    name = "synthetic";
+    return generate_synthetic(sc, verbose).graph;
+  }
+  if (d.cache_dir.empty() || !fs::exists(d.graph)) return read_graph_source(d, name, verbose);
+  const CacheSlot slot = cache_slot(d);
+  std::error_code ec;
+  fs::create_directories(d.cache_dir, ec);
+  EMBER_CHECK(fs::is_directory(d.cache_dir), "data.cache_dir: cannot create the folder '" << d.cache_dir << "'"
+                                                 << (ec ? ": " + ec.message() : std::string()));
+  std::string read_name;
+  auto build = [&] {
+    if (verbose && !announce_hit) std::printf("graph cache %s: building it from the source files\n", slot.path.c_str());
+    return read_graph_source(d, read_name, verbose);
+  };
+  Graph g = load_or_build_graph(slot.path, slot.key, build, nullptr, verbose && announce_hit);
+  name = fs::path(slot.path).stem().string();
+  return g;
+}
+
 }  // namespace
+
+void prepare_graph_cache(const DataConfig& data, bool verbose) {
+  if (data.cache_dir.empty() || data.graph == "synthetic") return;
+  std::string name;
+  load_graph(data, 0, name, verbose, /*announce_hit=*/false);  // prepare_data says it next
+}
 
 const HeldOut& PreparedData::truth(const std::string& s) const {
   EMBER_CHECK(s == "test" || s == "val", "split '" << s << "': expected test or val");

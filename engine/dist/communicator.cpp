@@ -168,4 +168,12 @@ void check_same_on_all_ranks(Communicator& comm, uint64_t value, const std::stri
                             << " differs between ranks (this rank: " << std::hex << value << ")");
 }
 
+int local_rank(const Communicator& comm) {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
+    const char* v = std::getenv(name);
+    if (v != nullptr && *v != '\0') return std::atoi(v);
+  }
+  return comm.rank();
+}
+
 }  // namespace ember

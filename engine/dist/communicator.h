@@ -49,6 +49,11 @@ class Communicator {
   bool distributed() const { return size() > 1; }
 };
 
+// This process's rank among the ranks of its machine, from the launcher
+// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID or SLURM_LOCALID); comm.rank()
+// when none says. Picks the GPU, and the rank that builds a machine's graph cache.
+int local_rank(const Communicator& comm);
+
 // One process: size 1, collectives are the identity.
 std::unique_ptr<Communicator> make_local_communicator();
 

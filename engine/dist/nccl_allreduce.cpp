@@ -28,13 +28,6 @@ void nccl_check(ncclResult_t rc, const char* what) {
 void cuda_check(cudaError_t rc, const char* what) {
   EMBER_CHECK(rc == cudaSuccess, what << ": " << cudaGetErrorString(rc));
 }
-int local_rank(const Communicator& comm) {
-  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "SLURM_LOCALID"}) {
-    const char* v = std::getenv(name);
-    if (v != nullptr && *v != '\0') return std::atoi(v);
-  }
-  return comm.rank();
-}
 }  // namespace
 
 NcclState* nccl_create(Communicator& comm) {

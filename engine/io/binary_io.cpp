@@ -359,11 +359,36 @@ void ContainerFileWriter::commit() {
   commit_temp(fd, tmp_, path_);
 }
 
+ContainerHeaderInfo check_container_header(const void* header, uint64_t size, const std::string& path,
+                                           const std::string& magic, uint32_t min_version, uint32_t max_version) {
+  char want[8];
+  fill_magic(want, magic);
+  EMBER_CHECK(size >= kContainerHeaderBytes, path << ": truncated: " << size << " bytes, a "
+                                                   << kContainerHeaderBytes << "-byte header expected");
+  RawHeader h;
+  std::memcpy(&h, header, sizeof(h));
+  EMBER_CHECK(std::memcmp(h.magic, want, 8) == 0, path << ": wrong magic '" << printable_magic(h.magic)
+                                                       << "', expected '" << magic << "' (not this kind of file)");
+  EMBER_CHECK(h.header_checksum == checksum64(&h, offsetof(RawHeader, header_checksum)),
+              path << ": header checksum mismatch (corrupted header)");
+  EMBER_CHECK(h.header_bytes == kContainerHeaderBytes,
+              path << ": header size " << h.header_bytes << ", expected " << kContainerHeaderBytes);
+  EMBER_CHECK(h.version >= min_version && h.version <= max_version,
+              path << ": format version " << h.version << " not supported (expected " << min_version
+                   << (max_version != min_version ? ".." + std::to_string(max_version) : std::string()) << ")");
+  EMBER_CHECK(h.payload_bytes == size - kContainerHeaderBytes,
+              path << ": header claims " << h.payload_bytes << " payload bytes but the file has "
+                   << (size - kContainerHeaderBytes) << " (truncated or corrupted)");
+  ContainerHeaderInfo info;
+  info.version = h.version;
+  info.payload_bytes = h.payload_bytes;
+  info.payload_checksum = h.payload_checksum;
+  return info;
+}
+
 ContainerFileReader::ContainerFileReader(std::string path, const std::string& magic, uint32_t min_version,
                                          uint32_t max_version)
     : path_(std::move(path)) {
-  char want[8];
-  fill_magic(want, magic);
   fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
   EMBER_CHECK(fd_ >= 0, "cannot open " << path_ << ": " << errno_text());
   try {
@@ -380,22 +405,10 @@ ContainerFileReader::ContainerFileReader(std::string path, const std::string& ma
       EMBER_CHECK(r > 0, path_ << ": cannot read header: " << (r < 0 ? errno_text() : "end of file"));
       got += static_cast<size_t>(r);
     }
-    EMBER_CHECK(std::memcmp(h.magic, want, 8) == 0, path_ << ": wrong magic '" << printable_magic(h.magic)
-                                                          << "', expected '" << magic << "' (not this kind of file)");
-    EMBER_CHECK(h.header_checksum == checksum64(&h, offsetof(RawHeader, header_checksum)),
-                path_ << ": header checksum mismatch (corrupted header)");
-    EMBER_CHECK(h.header_bytes == kContainerHeaderBytes,
-                path_ << ": header size " << h.header_bytes << ", expected " << kContainerHeaderBytes);
-    EMBER_CHECK(h.version >= min_version && h.version <= max_version,
-                path_ << ": format version " << h.version << " not supported (expected " << min_version
-                      << (max_version != min_version ? ".." + std::to_string(max_version) : std::string())
-                      << ")");
-    EMBER_CHECK(h.payload_bytes == size - kContainerHeaderBytes,
-                path_ << ": header claims " << h.payload_bytes << " payload bytes but the file has "
-                      << (size - kContainerHeaderBytes) << " (truncated or corrupted)");
-    version_ = h.version;
-    payload_bytes_ = h.payload_bytes;
-    payload_checksum_ = h.payload_checksum;
+    ContainerHeaderInfo info = check_container_header(&h, size, path_, magic, min_version, max_version);
+    version_ = info.version;
+    payload_bytes_ = info.payload_bytes;
+    payload_checksum_ = info.payload_checksum;
   } catch (...) {
     ::close(fd_);
     fd_ = -1;

@@ -21,6 +21,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/array.h"
 #include "core/error.h"
 
 namespace ember {
@@ -67,10 +68,17 @@ bool file_exists(const std::string& path);
 int64_t file_size(const std::string& path);
 
 // ---- typed writers --------------------------------------------------------------
+// Arrays written with put_aligned_array start at a multiple of this many
+// bytes of the payload (and of the file, for container files, whose header is
+// 64 bytes), so a reader can map the file and view them in place.
+constexpr size_t kArrayAlignment = 64;
+
 class BinaryWriter {
  public:
   virtual ~BinaryWriter() = default;
   virtual void write_bytes(const void* data, size_t bytes) = 0;
+  // Bytes written so far.
+  virtual uint64_t position() const = 0;
 
   template <typename T> void put(const T& v) {
     static_assert(std::is_trivially_copyable<T>::value, "put() needs a trivially copyable type");
@@ -83,6 +91,19 @@ class BinaryWriter {
     if (n) write_bytes(p, n * sizeof(T));
   }
   template <typename T> void put_vector(const std::vector<T>& v) { put_array(v.data(), v.size()); }
+  template <typename T> void put_vector(const Array<T>& v) { put_array(v.data(), v.size()); }
+  // u64 element count, zero bytes up to the next multiple of kArrayAlignment,
+  // then the elements: what MappedContainerReader::get_array views in place.
+  template <typename T> void put_aligned_array(const T* p, size_t n) {
+    static_assert(std::is_trivially_copyable<T>::value && kArrayAlignment % alignof(T) == 0,
+                  "put_aligned_array() needs a trivially copyable type");
+    put<uint64_t>(n);
+    static const unsigned char zeros[kArrayAlignment] = {};
+    const size_t pad = static_cast<size_t>((kArrayAlignment - position() % kArrayAlignment) % kArrayAlignment);
+    if (pad) write_bytes(zeros, pad);
+    if (n) write_bytes(p, n * sizeof(T));
+  }
+  template <typename T> void put_aligned_array(const Array<T>& v) { put_aligned_array(v.data(), v.size()); }
   void put_string(const std::string& s) { put_array(s.data(), s.size()); }
 };
 
@@ -90,6 +111,7 @@ class BinaryWriter {
 class MemoryWriter final : public BinaryWriter {
  public:
   void write_bytes(const void* data, size_t bytes) override;
+  uint64_t position() const override { return bytes_.size(); }
   const std::vector<uint8_t>& bytes() const { return bytes_; }
   std::vector<uint8_t>& bytes() { return bytes_; }
 
@@ -109,6 +131,7 @@ class AtomicFileWriter final : public BinaryWriter {
   AtomicFileWriter& operator=(const AtomicFileWriter&) = delete;
   void write_bytes(const void* data, size_t bytes) override;
   void write_text(const std::string& s) { write_bytes(s.data(), s.size()); }
+  uint64_t position() const override { return written_; }
   void commit();
   uint64_t bytes_written() const { return written_; }
 
@@ -190,6 +213,7 @@ class ContainerFileWriter final : public BinaryWriter {
   ContainerFileWriter(const ContainerFileWriter&) = delete;
   ContainerFileWriter& operator=(const ContainerFileWriter&) = delete;
   void write_bytes(const void* data, size_t bytes) override;
+  uint64_t position() const override { return payload_bytes_; }  // payload bytes
   void commit();
 
  private:
@@ -203,6 +227,19 @@ class ContainerFileWriter final : public BinaryWriter {
   uint64_t payload_bytes_ = 0;
   std::vector<unsigned char> buf_;
 };
+
+// What a valid container header says.
+struct ContainerHeaderInfo {
+  uint32_t version = 0;
+  uint64_t payload_bytes = 0, payload_checksum = 0;
+};
+// Validates the first kContainerHeaderBytes bytes of a container file of
+// `file_size` bytes: magic, header checksum, header size, version in
+// [min_version, max_version], payload size == file_size - 64. Throws
+// ember::Error naming `path`. Shared by ContainerFileReader and
+// MappedContainerReader (engine/io/mapped_file.h).
+ContainerHeaderInfo check_container_header(const void* header, uint64_t file_size, const std::string& path,
+                                           const std::string& magic, uint32_t min_version, uint32_t max_version);
 
 // Opens and validates a container file: size >= header, magic, header
 // checksum, version in [min_version, max_version], payload size == file size -

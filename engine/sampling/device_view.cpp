@@ -8,9 +8,9 @@ SparseCsr to_sparse_csr(const SparseFeatures& f, Device device) {
   SparseCsr x;
   x.rows = f.num_rows;
   x.cols = f.num_cols;
-  x.row_ptr = Tensor::from_vector(f.row_ptr, {static_cast<int64_t>(f.row_ptr.size())}, device);
-  x.col = Tensor::from_vector(f.col, {static_cast<int64_t>(f.col.size())}, device);
-  x.val = Tensor::from_vector(f.val, {static_cast<int64_t>(f.val.size())}, device);
+  x.row_ptr = Tensor::from_values(f.row_ptr.data(), f.row_ptr.size(), {static_cast<int64_t>(f.row_ptr.size())}, device);
+  x.col = Tensor::from_values(f.col.data(), f.col.size(), {static_cast<int64_t>(f.col.size())}, device);
+  x.val = Tensor::from_values(f.val.data(), f.val.size(), {static_cast<int64_t>(f.val.size())}, device);
   return x;
 }
 

@@ -27,10 +27,28 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   const double E_full = held < 1.0 ? E_train / (1.0 - held) : E_train;
 
   // Prepared data: the full graph and the training graph (features shared in
-  // content but stored twice), held-out edge lists and their CSR.
+  // content but stored twice), held-out edge lists and their CSR. With
+  // data.cache_dir the full graph is a mapped file (one page-cache copy per
+  // machine, engine/data/graph_cache.h) whose feature arrays the training
+  // graph shares; the structural fallback features are still built per rank.
   GraphSize full = train;
   full.edges = static_cast<int64_t>(E_full);
-  e.add("graphs", saturating_add(graph_bytes(full), graph_bytes(train)));
+  const bool mapped = !cfg.data.cache_dir.empty() && cfg.data.graph != "synthetic";
+  if (mapped) {
+    const bool file_features = train_in.feature_cols > 0;
+    GraphSize cached = full;     // structure, ids, labels and the features read from files
+    GraphSize per_rank = train;  // the training graph's own CSR (and the fallback features, built per rank)
+    per_rank.labels = false;
+    per_rank.identity_ids = true;  // its id map is counted with the cache's
+    if (file_features) per_rank.feature_cols = 0, per_rank.feature_nnz = 0;
+    else cached.feature_cols = 0, cached.feature_nnz = 0;
+    // The full graph's copy of the fallback features.
+    const double fallback_copy = file_features ? 0.0 : 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz));
+    e.add("graph cache, mapped (once per machine)", graph_bytes(cached));
+    e.add("graphs", saturating_add(graph_bytes(per_rank), bytes_of(fallback_copy)));
+  } else {
+    e.add("graphs", saturating_add(graph_bytes(full), graph_bytes(train)));
+  }
   e.add("held-out edges", bytes_of((E_full - E_train) * (8.0 + 8.0) + 16.0 * (n + 1)));
 
   // Model: parameters, gradients, Adam moments (or SGD momentum), best copy,

@@ -20,7 +20,10 @@ namespace ember {
 // ranks > 1: one rank of a data-parallel job (docs/distributed.md): its share
 // of the global batch, the sharded inference's working set (its block's
 // in-edges and activations, the gathered projection of every node) and, on
-// rank 0, the gathered embeddings; the graph and features are one copy per rank.
+// rank 0, the gathered embeddings. The graph and features are one copy per
+// rank, except with data.cache_dir: then the full graph and the features read
+// from files are the part "graph cache, mapped (once per machine)", shared by
+// the ranks of a machine, and each rank holds only its training graph's CSR.
 MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train, int ranks = 1);
 
 }  // namespace ember
