@@ -10,6 +10,7 @@
 #include "engine/data/prepare.h"
 #include "engine/dist/communicator.h"
 #include "engine/train/run_dir.h"
+#include "engine/train/shared_caches.h"
 #include "engine/train/trainer.h"
 
 using namespace ember;
@@ -27,12 +28,9 @@ int main(int argc, char** argv) {
     TrainConfig cfg = run.load_config();
     if (!device.empty()) cfg.device = device;
     job.use_device(parse_device_name(cfg.device));
-    // The first rank of each machine builds the graph cache (data.cache_dir)
-    // before the others map it: one file, so one page-cache copy per machine.
-    if (comm.distributed()) {
-      if (local_rank(comm) == 0) prepare_graph_cache(cfg.data, comm.is_root());
-      comm.barrier();
-    }
+    // The graph and split caches (data.cache_dir) are built before any rank
+    // maps them: one file each, so one page-cache copy per machine.
+    prepare_shared_caches(comm, cfg.data, cfg.seed);
     PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
     Trainer trainer(cfg, data.split.train, data.val, RunDir{""}, &comm);
     trainer.load_parameters(run.checkpoint());

@@ -18,6 +18,7 @@
 #include "engine/io/interrupt.h"
 #include "engine/train/memory_estimate.h"
 #include "engine/train/run_dir.h"
+#include "engine/train/shared_caches.h"
 #include "engine/train/trainer.h"
 
 using namespace ember;
@@ -62,12 +63,9 @@ int main(int argc, char** argv) {
     cfg.validate();
     job.use_device(parse_device_name(cfg.device));
     const bool root = comm.is_root();
-    // The first rank of each machine builds the graph cache (data.cache_dir)
-    // before the others map it: one file, so one page-cache copy per machine.
-    if (comm.distributed()) {
-      if (local_rank(comm) == 0) prepare_graph_cache(cfg.data, comm.is_root());
-      comm.barrier();
-    }
+    // The graph and split caches (data.cache_dir) are built before any rank
+    // maps them: one file each, so one page-cache copy per machine.
+    prepare_shared_caches(comm, cfg.data, cfg.seed);
     // Every rank loads the graph and computes the (seeded) split; rank 0 writes it.
     PreparedData data = prepare_data(cfg.data, cfg.seed, root ? out : "", root);
     // Training needs the training graph and the validation edges only: the

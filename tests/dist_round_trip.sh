@@ -6,7 +6,10 @@
 #   3. sharded HNSW index built on 2 ranks, searched by ember_query;
 #   4. a rank killed mid-training ends the job non-zero within 60 s;
 #      resume with another rank count continues and says so;
-#   5. ranks with different configs are refused at start.
+#   5. ranks with different configs are refused at start;
+#   6. a graph read from files and mapped from data.cache_dir: the first job
+#      builds the graph and split caches once, the next maps them, and both
+#      train exactly the run of the same job without the cache.
 set -euo pipefail
 bin=$1
 mpirun=$2
@@ -79,4 +82,34 @@ if "$mpirun" --oversubscribe -np 1 "$bin/ember_train" --config "$tmp/cfg.json" -
   echo "dist_round_trip: ranks with different configs were not refused"; exit 1
 fi
 grep -q "differs between ranks" "$tmp/mix.log"
+# 6. the graph and split caches of data.cache_dir, mapped by both ranks
+python3 - "$tmp" <<'PY'
+import json, random, sys
+d = sys.argv[1]
+random.seed(3)
+n = 600
+with open(d + "/g.txt", "w") as f:
+    for u in range(n):
+        for k in (1, 2, random.randrange(3, n)):
+            f.write(f"{u} {(u + k) % n}\n")
+with open(d + "/f.json", "w") as f:
+    json.dump({str(u): sorted(random.sample(range(300), 6)) for u in range(n)}, f)
+c = json.load(open(d + "/cfg.json"))
+c["data"] = {"graph": d + "/g.txt", "features": d + "/f.json"}
+c["train"]["epochs"] = 1
+json.dump(c, open(d + "/files.json", "w"))
+c["data"]["cache_dir"] = d + "/cache"
+json.dump(c, open(d + "/cached.json", "w"))
+PY
+run2 2 "$bin/ember_train" --config "$tmp/files.json" --out "$tmp/plain" >"$tmp/plain.log"
+run2 2 "$bin/ember_train" --config "$tmp/cached.json" --out "$tmp/cached1" >"$tmp/cached1.log"
+test "$(grep -c "building it from the source files" "$tmp/cached1.log")" -eq 1
+test "$(grep -c "missing, making the split" "$tmp/cached1.log")" -eq 1
+run2 2 "$bin/ember_train" --config "$tmp/cached.json" --out "$tmp/cached2" | tee "$tmp/cached2.log" | grep "memory per rank"
+grep -q "graph cache hit" "$tmp/cached2.log"
+if grep -q "building\|making the split" "$tmp/cached2.log"; then echo "dist_round_trip: a valid cache was rebuilt"; exit 1; fi
+test "$(ls "$tmp/cache" | grep -c '\.egraph$')" -eq 1
+test "$(ls "$tmp/cache" | grep -c '\.esplit$')" -eq 1
+cmp "$tmp/plain/embeddings.npy" "$tmp/cached1/embeddings.npy"
+cmp "$tmp/plain/embeddings.npy" "$tmp/cached2/embeddings.npy"
 echo "dist_round_trip: all checks passed"

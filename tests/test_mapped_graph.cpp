@@ -11,6 +11,7 @@
 #include "engine/data/graph_cache.h"
 #include "engine/data/loaders.h"
 #include "engine/data/prepare.h"
+#include "engine/data/split_cache.h"
 #include "engine/io/binary_io.h"
 #include "engine/io/mapped_file.h"
 #include "test_data_util.h"
@@ -192,15 +193,65 @@ TEST_CASE("prepare_data with data.cache_dir maps the graph and features, builds 
     REQUIRE(p->split.train.features.col.data() == p->full.features.col.data());
     REQUIRE(p->full.offsets == plain.full.offsets);
     REQUIRE(p->full.features.col == plain.full.features.col);
+    // The training graph is mapped from the split cache: the same split as without caches.
+    REQUIRE(p->split.train.neighbors.is_view());
+    REQUIRE(p->split.train.offsets == plain.split.train.offsets);
     REQUIRE(p->split.train.neighbors == plain.split.train.neighbors);
-    REQUIRE(p->split.val.size() == plain.split.val.size());
-    REQUIRE(p->split.test.size() == plain.split.test.size());
+    REQUIRE(p->split.val == plain.split.val);
+    REQUIRE(p->split.test == plain.split.test);
   }
+  // One split cache per seed, beside the graph cache.
+  int splits = 0;
+  for (const auto& f : std::filesystem::directory_iterator(dir / "cache")) splits += f.path().extension() == ".esplit";
+  REQUIRE(splits == 1);
+  const PreparedData seed4 = prepare_data(d, 4, "", false);
+  REQUIRE(seed4.split.train.neighbors.is_view());
+  REQUIRE_FALSE(seed4.split.val == first.split.val);
   // A changed source file makes the cache stale: rebuilt, with the new edge.
   std::ofstream(d.graph, std::ios::app) << "0 30\n";
   const PreparedData changed = prepare_data(d, 3, "", false);
   REQUIRE(changed.full.num_edges() == plain.full.num_edges() + 1);
   REQUIRE(changed.full.neighbors.is_view());
+}
+
+TEST_CASE("split cache: another key, a flipped byte or another graph is refused; load_or_make_split rebuilds", "[data][mapped]") {
+  ember_test::TempDir dir("split_cache");
+  save_graph_cache(dir / "g.egraph", featured_graph(), 77);
+  const Graph g = load_graph_cache(dir / "g.egraph");  // mapped, as prepare_data has it
+  SplitConfig sc;
+  sc.val_fraction = 0.1;
+  sc.test_fraction = 0.2;
+  sc.seed = 5;
+  const Split made = make_split(g, sc);
+  const std::string path = dir / "s.esplit";
+  const uint64_t key = split_cache_key(77, sc);
+  save_split_cache(path, made, key);
+  const Split back = load_split_cache(path, key, g);
+  REQUIRE(back.train.neighbors.is_view());
+  REQUIRE(back.train.features.col.data() == g.features.col.data());  // shared with the full graph
+  REQUIRE(back.train.offsets == made.train.offsets);
+  REQUIRE(back.train.neighbors == made.train.neighbors);
+  REQUIRE(back.val == made.val);
+  REQUIRE(back.test == made.test);
+  back.train.validate();
+  SplitConfig other = sc;
+  other.seed = 6;
+  REQUIRE(split_cache_key(77, other) != key);
+  REQUIRE(split_cache_key(78, sc) != key);
+  REQUIRE_THROWS_WITH(load_split_cache(path, split_cache_key(77, other), g), Catch::Contains("another split"));
+  GraphBuildOptions quiet;
+  quiet.print_summary = false;
+  EdgeList e;
+  e.add(0, 1);
+  REQUIRE_THROWS_WITH(load_split_cache(path, key, build_graph(e, {}, quiet)), Catch::Contains("split of a graph of 40 users"));
+  std::vector<uint8_t> bytes = read_file_bytes(path);
+  bytes[bytes.size() / 2] ^= 0x01;
+  write_file_atomic(path, bytes);
+  REQUIRE_THROWS_WITH(load_split_cache(path, key, g), Catch::Contains("checksum mismatch"));
+  const Split rebuilt = load_or_make_split(path, 77, g, sc, false);  // rejected, made again, mapped
+  REQUIRE(rebuilt.train.neighbors.is_view());
+  REQUIRE(rebuilt.val == made.val);
+  REQUIRE_NOTHROW(load_split_cache(path, key, g));
 }
 
 TEST_CASE("data.cache_dir is refused for the synthetic graph", "[data][mapped][config]") {

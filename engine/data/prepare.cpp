@@ -7,6 +7,7 @@
 #include "engine/data/graph_cache.h"
 #include "engine/data/load_estimate.h"
 #include "engine/data/loaders.h"
+#include "engine/data/split_cache.h"
 
 namespace ember {
 
@@ -127,8 +128,11 @@ CacheSlot cache_slot(const DataConfig& d) {
 
 // The graph that data.graph names: generated, read from its source files, or
 // (data.cache_dir set) mapped from a cache of them, built on the first use.
-// announce_hit: print the cache status line on a hit too (not only when it is built).
-Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool verbose, bool announce_hit = true) {
+// announce_hit: print the cache status line on a hit too (not only when it is
+// built). *cache_key: the graph cache's key, 0 when the graph is not cached.
+Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool verbose, bool announce_hit,
+                 uint64_t* cache_key) {
+  *cache_key = 0;
   if (d.graph == "synthetic") {
     SyntheticConfig sc = d.synthetic;
     sc.seed = seed;
@@ -148,15 +152,38 @@ Graph load_graph(const DataConfig& d, uint64_t seed, std::string& name, bool ver
   };
   Graph g = load_or_build_graph(slot.path, slot.key, build, nullptr, verbose && announce_hit);
   name = fs::path(slot.path).stem().string();
+  *cache_key = slot.key;
   return g;
+}
+
+SplitConfig split_config(const DataConfig& data, uint64_t seed) {
+  SplitConfig sc;
+  sc.val_fraction = data.val_fraction;
+  sc.test_fraction = data.test_fraction;
+  sc.cold_user_fraction = data.cold_start_users;
+  sc.seed = seed;
+  return sc;
+}
+
+// The split of `full`; mapped from data.cache_dir (made and saved on first
+// use) when the graph came from the cache (graph_key != 0).
+Split split_graph(const DataConfig& data, const std::string& name, uint64_t graph_key, const Graph& full,
+                  uint64_t seed, bool verbose) {
+  const SplitConfig sc = split_config(data, seed);
+  if (graph_key == 0) return make_split(full, sc);
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", (unsigned long long)split_cache_key(graph_key, sc));
+  return load_or_make_split(data.cache_dir + "/" + name + ".split-" + hex + ".esplit", graph_key, full, sc, verbose);
 }
 
 }  // namespace
 
-void prepare_graph_cache(const DataConfig& data, bool verbose) {
+void prepare_graph_cache(const DataConfig& data, uint64_t seed, bool verbose) {
   if (data.cache_dir.empty() || data.graph == "synthetic") return;
   std::string name;
-  load_graph(data, 0, name, verbose, /*announce_hit=*/false);  // prepare_data says it next
+  uint64_t key = 0;
+  const Graph full = load_graph(data, seed, name, verbose, /*announce_hit=*/false, &key);  // prepare_data says it next
+  split_graph(data, name, key, full, seed, verbose);
 }
 
 const HeldOut& PreparedData::truth(const std::string& s) const {
@@ -172,13 +199,9 @@ const Graph& PreparedData::excluded(const std::string& s) const {
 PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::string& out_dir, bool verbose) {
   check_memory(estimate_graph_load(data), "loading the graph '" + data.graph + "'");
   PreparedData d;
-  d.full = load_graph(data, seed, d.name, verbose);
-  SplitConfig sc;
-  sc.val_fraction = data.val_fraction;
-  sc.test_fraction = data.test_fraction;
-  sc.cold_user_fraction = data.cold_start_users;
-  sc.seed = seed;
-  d.split = make_split(d.full, sc);
+  uint64_t graph_key = 0;
+  d.full = load_graph(data, seed, d.name, verbose, true, &graph_key);
+  d.split = split_graph(data, d.name, graph_key, d.full, seed, verbose);
   if (!d.full.has_features()) {
     d.split.train.features = structural_features(d.split.train);
     d.full.features = d.split.train.features;

@@ -35,18 +35,20 @@ struct PreparedData {
 // feature file become users without friends; a missing file, a file that shares
 // no id with the graph, or a dataset folder that has features of its own is
 // refused naming the file), maps it from data.cache_dir when that is set
-// (building the cache on first use), splits it (seeded), gives featureless graphs the
+// (building the cache on first use), splits it (seeded; with data.cache_dir
+// the training graph is mapped from a split cache made on first use too), gives featureless graphs the
 // structural fallback features (one-hot id + log2 training-degree bucket, said
 // once on stdout when verbose), and writes the split files to out_dir/split
 // when out_dir is not empty. The memory the load needs is checked first.
 PreparedData prepare_data(const DataConfig& data, uint64_t seed, const std::string& out_dir, bool verbose = true);
 
-// With data.cache_dir set: makes sure the cache of data.graph (with
-// data.features) exists and is current, building it from the source files when
-// not. Run by one rank before the others call prepare_data, so that every rank
-// maps the same file (ranks that each built it would each map their own copy).
+// With data.cache_dir set: makes sure the caches of data.graph (with
+// data.features) and of its split under `seed` exist and are current,
+// building them when not. Run by one rank of each machine before the others
+// call prepare_data, so that every rank maps the same files (ranks that each
+// built them would each map their own copy) and none builds the training CSR.
 // Does nothing without data.cache_dir or for the synthetic graph.
-void prepare_graph_cache(const DataConfig& data, bool verbose);
+void prepare_graph_cache(const DataConfig& data, uint64_t seed, bool verbose);
 
 // The structural fallback features of a training graph (see prepare_data):
 // one column per user plus kStructuralDegreeBuckets, two entries per row.
