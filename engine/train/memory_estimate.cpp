@@ -28,24 +28,26 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
 
   // Prepared data: the full graph and the training graph (features shared in
   // content but stored twice), held-out edge lists and their CSR. With
-  // data.cache_dir the full graph is a mapped file (one page-cache copy per
-  // machine, engine/data/graph_cache.h) whose feature arrays the training
-  // graph shares; the structural fallback features are still built per rank.
+  // data.cache_dir the full graph and the training graph's CSR are mapped
+  // files (one page-cache copy per machine, engine/data/graph_cache.h and
+  // split_cache.h), the training graph shares the mapped features, and the
+  // structural fallback features are still built per rank.
   GraphSize full = train;
   full.edges = static_cast<int64_t>(E_full);
   const bool mapped = !cfg.data.cache_dir.empty() && cfg.data.graph != "synthetic";
   if (mapped) {
     const bool file_features = train_in.feature_cols > 0;
-    GraphSize cached = full;     // structure, ids, labels and the features read from files
-    GraphSize per_rank = train;  // the training graph's own CSR (and the fallback features, built per rank)
-    per_rank.labels = false;
-    per_rank.identity_ids = true;  // its id map is counted with the cache's
-    if (file_features) per_rank.feature_cols = 0, per_rank.feature_nnz = 0;
-    else cached.feature_cols = 0, cached.feature_nnz = 0;
-    // The full graph's copy of the fallback features.
-    const double fallback_copy = file_features ? 0.0 : 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz));
-    e.add("graph cache, mapped (once per machine)", graph_bytes(cached));
-    e.add("graphs", saturating_add(graph_bytes(per_rank), bytes_of(fallback_copy)));
+    GraphSize cached = full;     // structure, labels and the features read from files
+    cached.identity_ids = true;  // the id map is read into memory, not mapped: counted below
+    if (!file_features) cached.feature_cols = 0, cached.feature_nnz = 0;
+    const double train_csr = 8.0 * (n + 1) + 4.0 * 2.0 * E_train;  // the split cache's CSR
+    // Private to each rank: the full and the training graph's id maps, and the
+    // structural fallback features (built per rank, held by both graphs).
+    const double ids = train.identity_ids ? 0.0 : 2.0 * 24.0 * n;
+    const double fallback =
+        file_features ? 0.0 : 2.0 * (8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)));
+    e.add("graph and split caches, mapped (once per machine)", saturating_add(graph_bytes(cached), bytes_of(train_csr)));
+    if (ids + fallback > 0) e.add("graphs", bytes_of(ids + fallback));
   } else {
     e.add("graphs", saturating_add(graph_bytes(full), graph_bytes(train)));
   }

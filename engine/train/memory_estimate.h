@@ -21,9 +21,9 @@ namespace ember {
 // of the global batch, the sharded inference's working set (its block's
 // in-edges and activations, the gathered projection of every node) and, on
 // rank 0, the gathered embeddings. The graph and features are one copy per
-// rank, except with data.cache_dir: then the full graph and the features read
-// from files are the part "graph cache, mapped (once per machine)", shared by
-// the ranks of a machine, and each rank holds only its training graph's CSR.
+// rank, except with data.cache_dir: then the full graph, the features read
+// from files and the training graph's CSR are the part "graph and split
+// caches, mapped (once per machine)", shared by the ranks of a machine.
 MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train, int ranks = 1);
 
 }  // namespace ember
