@@ -68,9 +68,7 @@ int main(int argc, char** argv) {
       double params = 0;
       for (const ParamSpec& p : SsmtlModel::param_specs(c, fcols, nodes)) {
         if (p.name == "encoder.id_table") continue;  // row-sparse, not in the dense all-reduce
-        double k = 1;
-        for (int64_t x : p.shape) k *= static_cast<double>(x);
-        params += k;
+        params += p.numel_estimate();
       }
       std::printf("dense parameters: %.0f (all-reduce of %.2f MiB of float32 gradients per step)\n", params,
                   params * 4 / (1 << 20));

@@ -59,11 +59,7 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   const std::vector<ParamSpec> specs =
       SsmtlModel::param_specs(cfg, static_cast<int64_t>(std::min(F, 9e18)), static_cast<int64_t>(std::min(n, 9e18)));
   double P = 0;
-  for (const ParamSpec& p : specs) {
-    double c = 1;  // in double: an absurd config must not overflow
-    for (int64_t d : p.shape) c *= static_cast<double>(d);
-    P += c;
-  }
+  for (const ParamSpec& p : specs) P += p.numel_estimate();
   const double opt_copies = cfg.optim.optimizer == "sgd" ? 1.0 : 2.0;
   const bool gpu = cfg.device == "cuda";
   const double on_device = 4.0 * P * (2.0 + opt_copies);  // params + grads + optimizer state

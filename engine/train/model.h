@@ -37,6 +37,12 @@ struct ParamSpec {
   Shape shape;
   Init init;
   int64_t numel() const { return shape_numel(shape); }
+  // The element count in double: estimates of absurd configs must not overflow.
+  double numel_estimate() const {
+    double c = 1;
+    for (int64_t d : shape) c *= static_cast<double>(d);
+    return c;
+  }
 };
 
 // Where dropout masks come from in one forward pass (all Philox, so every

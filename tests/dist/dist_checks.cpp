@@ -10,16 +10,26 @@
 //   3. replicate mode: R ranks on identical data = one process (float tolerance);
 //   4. sharded inference = whole-graph inference, bit for bit (CPU);
 //   5. id embeddings: the gathered id-row gradients keep every rank's table identical;
-//   6. METIS-partitioned batches (distributed.partition) train in lockstep too.
+//   6. METIS-partitioned batches (distributed.partition) train in lockstep too;
+//   7. data.cache_dir: prepare_shared_caches builds the graph and split caches
+//      before any rank loads, no rank rebuilds them, and every rank's
+//      features and training graph are mappings of the same two files.
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "engine/data/partition.h"
 #include "engine/data/prepare.h"
 #include "engine/dist/communicator.h"
+#include "engine/train/shared_caches.h"
 #include "engine/train/trainer.h"
 #include "../train_test_configs.h"
 
@@ -180,6 +190,80 @@ void sharded_inference(Communicator& comm, bool ids) {
 }
 }  // namespace
 
+// The inode of the file whose mapping holds `p` (0: anonymous memory).
+uint64_t mapped_inode(const void* p) {
+  std::ifstream maps("/proc/self/maps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream in(line);
+    std::string range, perms, offset, dev;
+    uint64_t inode = 0;
+    in >> range >> perms >> offset >> dev >> inode;
+    const size_t dash = range.find('-');
+    if (addr >= std::stoull(range.substr(0, dash), nullptr, 16) && addr < std::stoull(range.substr(dash + 1), nullptr, 16))
+      return inode;
+  }
+  return 0;
+}
+
+// The inodes of the one *.egraph and the one *.esplit file in `dir` (0 when
+// there is not exactly one of a kind).
+std::pair<uint64_t, uint64_t> cache_inodes(const std::string& dir) {
+  uint64_t g = 0, s = 0;
+  int ng = 0, ns = 0;
+  std::error_code ec;
+  for (const auto& f : std::filesystem::directory_iterator(dir, ec)) {
+    struct stat st;
+    if (::stat(f.path().c_str(), &st) != 0) continue;
+    if (f.path().extension() == ".egraph") g = st.st_ino, ++ng;
+    if (f.path().extension() == ".esplit") s = st.st_ino, ++ns;
+  }
+  return {ng == 1 ? g : 0, ns == 1 ? s : 0};
+}
+
+void shared_caches(Communicator& comm) {
+  // A folder rank 0 creates on this machine (the ranks of this test share it).
+  std::string dir = comm.is_root() ? (std::filesystem::temp_directory_path() /
+                                      ("ember_dist_cache_" + std::to_string(::getpid()))).string()
+                                   : std::string();
+  dir = broadcast_string(comm, dir, 0);
+  if (comm.is_root()) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    std::ofstream edges(dir + "/g.txt"), feats(dir + "/f.json");
+    feats << "{";
+    for (int u = 0; u < 300; ++u) {
+      edges << u << " " << (u + 1) % 300 << "\n" << u << " " << (u * 7 + 3) % 300 << "\n";
+      feats << (u ? ", " : "") << "\"" << u << "\": [" << u % 5 << ", " << 5 + u % 9 << "]";
+    }
+    feats << "}";
+  }
+  comm.barrier();
+  DataConfig d;
+  d.graph = dir + "/g.txt";
+  d.features = dir + "/f.json";
+  d.cache_dir = dir + "/cache";
+  prepare_shared_caches(comm, d, 5);
+  const auto before = cache_inodes(d.cache_dir);
+  check(before.first != 0 && before.second != 0, "data.cache_dir: the graph and split caches exist before any rank loads");
+  comm.barrier();  // every rank has looked before any rank loads
+  const PreparedData p = prepare_data(d, 5, "", false);
+  comm.barrier();
+  const auto after = cache_inodes(d.cache_dir);
+  check(after == before, "data.cache_dir: no rank rebuilt a cache while loading");
+  const uint64_t mine[2] = {mapped_inode(p.full.features.col.data()), mapped_inode(p.split.train.neighbors.data())};
+  check(mine[0] == before.first && mine[1] == before.second,
+        "data.cache_dir: the features and the training graph are mappings of the cache files");
+  std::vector<char> b(sizeof mine);
+  std::memcpy(b.data(), mine, sizeof mine);
+  bool same = true;
+  for (const auto& q : comm.allgather(b)) same = same && std::memcmp(q.data(), mine, sizeof mine) == 0;
+  check(same, "data.cache_dir: every rank maps the same two files");
+  comm.barrier();
+  if (comm.is_root()) std::filesystem::remove_all(dir);
+}
+
 int main(int argc, char** argv) {
   return run_job("dist_checks", &argc, &argv, [&](DistJob& job) -> int {
     Communicator& comm = job.comm();
@@ -198,6 +282,7 @@ int main(int argc, char** argv) {
     replicate_equals_one_process(comm);
     sharded_inference(comm, false);
     sharded_inference(comm, true);
+    shared_caches(comm);
     std::vector<double> f{double(failures)};
     comm.allreduce_sum(f);
     if (comm.is_root()) std::printf("dist_checks: %d failure(s) over %d ranks\n", int(f[0]), comm.size());
