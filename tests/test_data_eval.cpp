@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
+#include <cmath>
 #include <random>
 #include <set>
 
@@ -118,6 +119,44 @@ TEST_CASE("exact_topk equals brute force for any tiling and thread count", "[dat
     omp_set_num_threads(saved);
     REQUIRE(a.ids == ref.ids);
   }
+}
+
+TEST_CASE("exact_topk_block over row blocks, merged, equals exact_topk (ids, scores, ties, exclusions)", "[data]") {
+  const int64_t n = 900, d = 12;
+  std::mt19937 rng(11);
+  std::normal_distribution<float> N01;
+  std::vector<float> x(n * d);
+  for (auto& v : x) v = N01(rng);
+  // Ties across blocks: rows 700..719 repeat rows 100..119.
+  for (int64_t i = 0; i < 20; ++i) std::copy(x.begin() + (100 + i) * d, x.begin() + (101 + i) * d, x.begin() + (700 + i) * d);
+  std::vector<std::pair<int, int>> edges;
+  for (int i = 0; i < 2500; ++i) edges.emplace_back(rng() % n, rng() % n);
+  Graph g = dense_graph(n, edges);
+  std::vector<int32_t> queries;
+  for (int32_t q = 0; q < n; q += 5) queries.push_back(q);
+  queries.push_back(105);  // its twin, 705, ties it in another block
+  std::sort(queries.begin(), queries.end());
+  TopKConfig cfg;
+  cfg.k = 25;
+  const Rankings ref = exact_topk(x.data(), n, d, queries, &g, cfg);
+  const std::vector<float> xn = l2_normalized(x.data(), n, d);
+  std::vector<float> qv;
+  for (int32_t q : queries) qv.insert(qv.end(), xn.begin() + q * d, xn.begin() + (q + 1) * d);
+  for (const std::vector<int64_t>& cuts : {std::vector<int64_t>{0, 512, 900}, std::vector<int64_t>{0, 300, 300, 650, 900},
+                                           std::vector<int64_t>{0, 1, 899, 900}}) {
+    std::vector<Rankings> parts;
+    for (size_t b = 0; b + 1 < cuts.size(); ++b)
+      parts.push_back(exact_topk_block(x.data() + cuts[b] * d, cuts[b], cuts[b + 1] - cuts[b], n, d, queries, qv.data(), &g, cfg));
+    const Rankings merged = merge_rankings(parts, cfg.k);
+    INFO("blocks " << cuts.size() - 1);
+    REQUIRE(merged.ids == ref.ids);
+    // A dot product may round differently in a tile at another offset.
+    float worst = 0;
+    for (size_t i = 0; i < ref.scores.size(); ++i) worst = std::max(worst, std::fabs(merged.scores[i] - ref.scores[i]));
+    INFO("largest score difference " << worst);
+    REQUIRE(worst <= 1e-6f);
+  }
+  REQUIRE_THROWS_WITH(exact_topk_block(x.data(), 800, 200, n, d, queries, qv.data(), &g, cfg), Catch::Contains("outside"));
 }
 
 TEST_CASE("metrics: recall, hit rate and MRR on a hand-made ranking", "[data]") {

@@ -37,15 +37,24 @@ std::vector<float> l2_normalized(const float* emb, int64_t n, int64_t d) {
   return out;
 }
 
-Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
-                    const TopKConfig& cfg, const float* query_vectors) {
+namespace {
+// exact_topk over the items [item_begin, item_begin + n) of `total` (ids
+// global; `emb` holds those n rows). Queries come from query_vectors, or, for
+// the whole set (item_begin 0, n == total), from their own rows.
+Rankings topk_over_items(const float* emb, int64_t item_begin, int64_t n, int64_t total, int64_t d,
+                         const std::vector<int32_t>& queries, const Graph* exclude, const TopKConfig& cfg,
+                         const float* query_vectors) {
   EMBER_CHECK(n >= 0 && d > 0, "exact_topk: bad embedding shape " << n << " x " << d);
+  EMBER_CHECK(item_begin >= 0 && item_begin + n <= total,
+              "exact_topk: items [" << item_begin << ", " << item_begin + n << ") outside 0.." << total);
   EMBER_CHECK(cfg.k >= 0, "exact_topk: k = " << cfg.k << ", expected >= 0");
   EMBER_CHECK(cfg.query_block >= 1 && cfg.item_block >= 1,
               "exact_topk: query_block and item_block must be >= 1, got " << cfg.query_block << ", " << cfg.item_block);
-  EMBER_CHECK(!exclude || exclude->num_nodes() == n,
-              "exact_topk: exclusion graph has " << exclude->num_nodes() << " nodes, embeddings " << n);
-  for (int32_t q : queries) EMBER_CHECK(q >= 0 && q < n, "exact_topk: query id " << q << " out of range 0.." << n - 1);
+  EMBER_CHECK(!exclude || exclude->num_nodes() == total,
+              "exact_topk: exclusion graph has " << exclude->num_nodes() << " nodes, embeddings " << total);
+  EMBER_CHECK(query_vectors || n == total, "exact_topk: a block of items needs query vectors");
+  for (int32_t q : queries) EMBER_CHECK(q >= 0 && q < total, "exact_topk: query id " << q << " out of range 0.." << total - 1);
+  const int64_t item_end = item_begin + n;
   const int64_t Q = static_cast<int64_t>(queries.size());
   const int32_t k = cfg.k;
   Rankings out;
@@ -71,11 +80,12 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
       const int32_t q = queries[q0 + i];
       const float* qv = query_vectors ? query_vectors + (q0 + i) * d : items + q * d;
       std::copy(qv, qv + d, qh.begin() + i * d);
-      // Exclusions: the query and its neighbours, sorted.
+      // Exclusions: the query and its neighbours, sorted, as rows of this block.
       const size_t start = ei.size();
-      ei.push_back(q);
+      if (q >= item_begin && q < item_end) ei.push_back(static_cast<int32_t>(q - item_begin));
       if (exclude)
-        for (int32_t v : exclude->neighbors_of(q)) ei.push_back(v);
+        for (int32_t v : exclude->neighbors_of(q))
+          if (v >= item_begin && v < item_end) ei.push_back(static_cast<int32_t>(v - item_begin));
       std::sort(ei.begin() + static_cast<std::ptrdiff_t>(start), ei.end());
       eo[i + 1] = static_cast<int64_t>(ei.size());
     }
@@ -86,7 +96,8 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
     const std::vector<float> hs = best.scores.to_vector<float>();
     const std::vector<int32_t> hi = best.ids.to_vector<int32_t>();
     std::copy(hs.begin(), hs.end(), out.scores.begin() + q0 * k);
-    std::copy(hi.begin(), hi.end(), out.ids.begin() + q0 * k);
+    for (size_t j = 0; j < hi.size(); ++j)
+      out.ids[static_cast<size_t>(q0 * k) + j] = hi[j] < 0 ? -1 : static_cast<int32_t>(hi[j] + item_begin);
   };
   if (dev == Device::CPU) {
     // One query block per thread at a time (the kernels run single-threaded
@@ -108,6 +119,43 @@ Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<in
   } else {
     const int64_t B = std::min<int64_t>(cfg.query_block, Q);
     for (int64_t q0 = 0; q0 < Q; q0 += B) run_block(q0, std::min(B, Q - q0));
+  }
+  return out;
+}
+}  // namespace
+
+Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
+                    const TopKConfig& cfg, const float* query_vectors) {
+  return topk_over_items(emb, 0, n, n, d, queries, exclude, cfg, query_vectors);
+}
+
+Rankings exact_topk_block(const float* emb, int64_t item_begin, int64_t n, int64_t total, int64_t d,
+                          const std::vector<int32_t>& queries, const float* query_vectors, const Graph* exclude,
+                          const TopKConfig& cfg) {
+  EMBER_CHECK(query_vectors != nullptr || queries.empty(), "exact_topk_block: query vectors are required");
+  return topk_over_items(emb, item_begin, n, total, d, queries, exclude, cfg, query_vectors);
+}
+
+Rankings merge_rankings(const std::vector<Rankings>& parts, int32_t k) {
+  EMBER_CHECK(!parts.empty(), "merge_rankings: no parts");
+  Rankings out;
+  out.queries = parts[0].queries;
+  out.resize(out.queries.size(), k);
+  for (const Rankings& p : parts)
+    EMBER_CHECK(p.queries == out.queries, "merge_rankings: the parts rank different queries");
+  std::vector<std::pair<float, int32_t>> all;
+  for (size_t q = 0; q < out.queries.size(); ++q) {
+    all.clear();
+    for (const Rankings& p : parts)
+      for (int32_t j = 0; j < p.k; ++j)
+        if (p.row(q)[j] >= 0) all.emplace_back(p.row_scores(q)[j], p.row(q)[j]);
+    const size_t keep = std::min(all.size(), static_cast<size_t>(k));
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(keep), all.end(),
+                      [](const auto& a, const auto& b) { return topk_better(a.first, a.second, b.first, b.second); });
+    for (size_t j = 0; j < keep; ++j) {
+      out.ids[q * static_cast<size_t>(k) + j] = all[j].second;
+      out.scores[q * static_cast<size_t>(k) + j] = all[j].first;
+    }
   }
   return out;
 }

@@ -49,6 +49,17 @@ inline bool topk_better(float s1, int32_t i1, float s2, int32_t i2) { return s1 
 Rankings exact_topk(const float* emb, int64_t n, int64_t d, const std::vector<int32_t>& queries, const Graph* exclude,
                     const TopKConfig& cfg = {}, const float* query_vectors = nullptr);
 
+// exact_topk restricted to the items [item_begin, item_begin + n) of a set of
+// `total` (one rank's block of a sharded job): `emb` holds those n rows,
+// `query_vectors` (Q x d, used as given: pass normalised rows for cosine)
+// the queries; ids, the query itself and the exclusions are global. The
+// blocks' lists merged by merge_rankings equal exact_topk over all items.
+Rankings exact_topk_block(const float* emb, int64_t item_begin, int64_t n, int64_t total, int64_t d,
+                          const std::vector<int32_t>& queries, const float* query_vectors, const Graph* exclude,
+                          const TopKConfig& cfg = {});
+// The k best (topk_better order) of several rankings of the same queries.
+Rankings merge_rankings(const std::vector<Rankings>& parts, int32_t k);
+
 // Fills r.best_rank: per query of r, the exact rank (1-based) of its best
 // held-out friend in `truth` among all n items but the query and its
 // neighbours in `exclude`, in exact_topk's order (same cfg). Read off the list

@@ -123,14 +123,18 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
     // Sharded (Trainer::embed_sharded): the block and its halo (the sources
     // of its in-edges: at most all users, at most its edge count), their
     // message graph, the block's feature rows and activations, the halo's
-    // projection (received, assembled: twice), and rank 0's gathered [N, d].
+    // projection (received, assembled: twice), and rank 0's gathered [N, d]
+    // (the final embeddings; validation does not gather them).
     const double blk = n / ranks;
     const double local = std::min(n, blk + 2.0 * E_train / ranks);
     infer = 8.0 * (local + 1) + 4.0 * (2.0 * E_train / ranks + local) + 8.0 * local + 8.0 * (blk + 1) +
             8.0 * static_cast<double>(u(train.feature_nnz)) / ranks + 2.0 * 4.0 * blk * widest +
             3.0 * 4.0 * local * widest + 4.0 * n * static_cast<double>(m.embedding_dim);
   }
-  const double topk_host = 2.0 * 4.0 * n * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;  // + score tiles, top-k lists
+  // Validation's exact top-K: the normalised items (with R ranks, each ranks
+  // only its block: Trainer::validate_sharded) + score tiles, top-k lists.
+  const double topk_items = ranks > 1 ? n / ranks : n;
+  const double topk_host = 2.0 * 4.0 * topk_items * static_cast<double>(m.embedding_dim) + 8.0 * 1024 * 1024;
   // The process itself: code, libraries (the CUDA ones are large), thread stacks, allocator slack.
   e.add("runtime", uint64_t(96) << 20);
   const double device_phase = std::max(step, infer);

@@ -569,7 +569,7 @@ int64_t Trainer::embed_block_start(int64_t N, int rank, int ranks) {
   return std::min(N, b / kEmbedBlockAlign * kEmbedBlockAlign);
 }
 
-Tensor Trainer::embed_sharded() const {
+Tensor Trainer::embed_my_block() const {
   const int64_t N = train_.num_nodes();
   const int R = comm_->size(), r = comm_->rank();
   if (R == 1) return embed_all();
@@ -653,7 +653,14 @@ Tensor Trainer::embed_sharded() const {
     }
     return out.to(device_);
   };
-  const Tensor mine = model_->encoder.infer_block(x, ids, g, first, first + (end - begin), exchange).to(Device::CPU);
+  return model_->encoder.infer_block(x, ids, g, first, first + (end - begin), exchange).to(Device::CPU);
+}
+
+Tensor Trainer::embed_sharded() const {
+  const int64_t N = train_.num_nodes();
+  const int R = comm_->size();
+  if (R == 1) return embed_all();
+  const Tensor mine = embed_my_block();
   // The final rows to rank 0.
   std::vector<char> bytes(mine.nbytes());
   if (!bytes.empty()) std::memcpy(bytes.data(), mine.raw_data(), bytes.size());
@@ -675,23 +682,82 @@ Tensor Trainer::embed_sharded() const {
 
 double Trainer::validate() const { return val_.users().empty() ? 0.0 : validate_embeddings(embed_all()); }
 
-double Trainer::validate_embeddings(const Tensor& emb) const {
+std::vector<int32_t> Trainer::validation_users() const {
   std::vector<int32_t> users = val_.users();
-  if (users.empty()) return 0.0;
   if (cfg_.train.val_queries > 0 && static_cast<int64_t>(users.size()) > cfg_.train.val_queries) {
     Rng r(cfg_.seed, 77);
     for (size_t i = users.size(); i > 1; --i) std::swap(users[i - 1], users[r.below(i)]);
     users.resize(static_cast<size_t>(cfg_.train.val_queries));
     std::sort(users.begin(), users.end());
   }
-  TopKConfig tk;
-  tk.k = 50;
-  Rankings r = exact_topk(emb.data<float>(), emb.size(0), emb.size(1), users, &train_, tk);
+  return users;
+}
+
+namespace {
+constexpr int32_t kValidationK = 50;  // validation is Recall@50
+double validation_recall(const Rankings& r, const Graph& train, const HeldOut& val) {
   MetricsConfig mc;
-  mc.ks = {50};
-  mc.mrr_depth = 50;
-  EvalReport rep = evaluate_rankings(r, train_, val_, "validation", mc);
-  return rep.all().recall.at(0);
+  mc.ks = {kValidationK};
+  mc.mrr_depth = kValidationK;
+  return evaluate_rankings(r, train, val, "validation", mc).all().recall.at(0);
+}
+}  // namespace
+
+double Trainer::validate_embeddings(const Tensor& emb) const {
+  const std::vector<int32_t> users = validation_users();
+  if (users.empty()) return 0.0;
+  TopKConfig tk;
+  tk.k = kValidationK;
+  return validation_recall(exact_topk(emb.data<float>(), emb.size(0), emb.size(1), users, &train_, tk), train_, val_);
+}
+
+double Trainer::validate_sharded() const {
+  if (comm_->size() == 1) return validate();
+  const std::vector<int32_t> users = validation_users();
+  if (users.empty()) return 0.0;  // the same on every rank: val_ is
+  const int64_t N = train_.num_nodes(), d = cfg_.model.embedding_dim;
+  const int R = comm_->size(), rank = comm_->rank();
+  const int64_t begin = embed_block_start(N, rank, R), end = embed_block_start(N, rank + 1, R);
+  const Tensor block = embed_my_block();
+  // The queries' normalised rows, from the ranks whose blocks hold them: in
+  // rank order that is the order of `users` (sorted, blocks ascending).
+  std::vector<char> mine;
+  for (int32_t u : users)
+    if (u >= begin && u < end) {
+      const std::vector<float> row = l2_normalized(block.data<float>() + (u - begin) * d, 1, d);
+      mine.insert(mine.end(), reinterpret_cast<const char*>(row.data()),
+                  reinterpret_cast<const char*>(row.data() + d));
+    }
+  std::vector<float> queries;
+  queries.reserve(users.size() * static_cast<size_t>(d));
+  for (const std::vector<char>& part : comm_->allgather(mine)) {
+    const float* f = reinterpret_cast<const float*>(part.data());
+    queries.insert(queries.end(), f, f + part.size() / sizeof(float));
+  }
+  EMBER_CHECK(queries.size() == users.size() * static_cast<size_t>(d),
+              "validation: gathered " << queries.size() / static_cast<size_t>(d) << " query rows for " << users.size() << " users");
+  // Each rank's top-K over its block; rank 0 merges them.
+  TopKConfig tk;
+  tk.k = kValidationK;
+  const Rankings local = exact_topk_block(block.data<float>(), begin, end - begin, N, d, users, queries.data(), &train_, tk);
+  std::vector<char> bytes(local.ids.size() * sizeof(int32_t) + local.scores.size() * sizeof(float));
+  if (!bytes.empty()) {
+    std::memcpy(bytes.data(), local.ids.data(), local.ids.size() * sizeof(int32_t));
+    std::memcpy(bytes.data() + local.ids.size() * sizeof(int32_t), local.scores.data(), local.scores.size() * sizeof(float));
+  }
+  const std::vector<std::vector<char>> parts = comm_->gather(bytes, 0);
+  if (!comm_->is_root()) return 0.0;
+  std::vector<Rankings> lists(parts.size());
+  for (size_t q = 0; q < parts.size(); ++q) {
+    lists[q].queries = users;
+    lists[q].resize(users.size(), kValidationK);
+    EMBER_CHECK(parts[q].size() == bytes.size(), "validation: rank " << q << " sent " << parts[q].size()
+                                                                     << " bytes of top-K lists, expected " << bytes.size());
+    std::memcpy(lists[q].ids.data(), parts[q].data(), lists[q].ids.size() * sizeof(int32_t));
+    std::memcpy(lists[q].scores.data(), parts[q].data() + lists[q].ids.size() * sizeof(int32_t),
+                lists[q].scores.size() * sizeof(float));
+  }
+  return validation_recall(merge_rankings(lists, kValidationK), train_, val_);
 }
 
 void Trainer::save_state(int64_t epoch, int64_t step_in_epoch) const {
@@ -945,9 +1011,8 @@ bool Trainer::end_epoch(const EpochStats& st, double seconds) {
   // Rank 0 validates (every rank holds the same parameters) and its value
   // decides for all: the same best epoch, the same early stop.
   std::vector<double> r{0.0};
-  if (distributed()) {  // every rank embeds its block; rank 0 ranks the validation users
-    const Tensor emb = embed_sharded();
-    if (comm_->is_root()) r[0] = validate_embeddings(emb);
+  if (distributed()) {  // every rank embeds and ranks its block; rank 0 merges the lists
+    r[0] = validate_sharded();
   } else {
     r[0] = validate();
   }

@@ -64,6 +64,9 @@ class Trainer {
   // returns [N, d], the other ranks an undefined tensor. On the CPU the
   // result equals embed_all() bit for bit. One process: embed_all().
   Tensor embed_sharded() const;
+  // This rank's rows [embed_block_start(N, rank, R), ...(rank + 1)) of
+  // embed_sharded(), without the gather (every rank, collective).
+  Tensor embed_my_block() const;
   // First user of rank `rank`'s block: N rank / ranks rounded down to a
   // multiple of kEmbedBlockAlign (the CPU GEMM's row block, so that every row
   // is computed as in the whole-graph pass); N for rank == ranks.
@@ -76,6 +79,15 @@ class Trainer {
   double validate() const;
   // The same on given embeddings [N, d] (CPU) of every user.
   double validate_embeddings(const Tensor& emb) const;
+  // validate() of a data-parallel job without gathering the embeddings: each
+  // rank embeds its block, the validation queries' rows are all-gathered,
+  // each rank ranks its block (exact_topk_block) and rank 0 merges the lists
+  // (merge_rankings). Collective; the result on rank 0 equals validate() of
+  // one process, 0 on the other ranks.
+  double validate_sharded() const;
+  // The validation query users: the users with validation edges, a seeded
+  // sample of train.val_queries of them when there are more.
+  std::vector<int32_t> validation_users() const;
   // The weighted loss of a batch with the current parameters, no gradient
   // (step 0's dropout streams): the PyTorch reference checks it.
   double batch_loss(const TrainBatch& batch) const;

@@ -8,7 +8,8 @@
 //      rank after N steps (checksums all-gathered and compared), and not the
 //      same as a one-process run (the ranks really trained on their shards);
 //   3. replicate mode: R ranks on identical data = one process (float tolerance);
-//   4. sharded inference = whole-graph inference, bit for bit (CPU);
+//   4. sharded inference = whole-graph inference, bit for bit (CPU), and
+//      sharded validation (block top-K lists merged on rank 0) = validate();
 //   5. id embeddings: the gathered id-row gradients keep every rank's table identical;
 //   6. METIS-partitioned batches (distributed.partition) train in lockstep too;
 //   7. data.cache_dir: prepare_shared_caches builds the graph and split caches
@@ -170,12 +171,18 @@ void sharded_inference(Communicator& comm, bool ids) {
   Trainer t(c, d.split.train, d.val, RunDir{""}, &comm);
   t.fit(false, 3);
   const Tensor sharded = t.embed_sharded();
+  const double val_sharded = t.validate_sharded();  // collective
   if (ids) {
     const auto sums = all_checksums(comm, t.state_checksum());
     check(sums.size() > 1 && sums[0] == sums[1], "id embeddings: table and row-sparse Adam state identical on every rank");
   }
   if (!comm.is_root()) return;
   const Tensor whole = t.embed_all();
+  const double val_whole = t.validate();
+  check(device == "cpu" ? val_sharded == val_whole : std::fabs(val_sharded - val_whole) <= 0.01,
+        std::string("sharded validation") + (ids ? " (id embeddings)" : "") + ": Recall@50 " +
+            std::to_string(val_sharded) + " = one process's " + std::to_string(val_whole) +
+            (device == "cpu" ? " (exact)" : " (tolerance 0.01)"));
   if (device == "cpu") {
     const bool same = sharded.shape() == whole.shape() &&
                       std::memcmp(sharded.raw_data(), whole.raw_data(), whole.nbytes()) == 0;
