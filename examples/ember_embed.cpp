@@ -34,10 +34,9 @@ int main(int argc, char** argv) {
     PreparedData data = prepare_data(cfg.data, cfg.seed, "", false);
     Trainer trainer(cfg, data.split.train, data.val, RunDir{""}, &comm);
     trainer.load_parameters(run.checkpoint());
-    const Tensor emb = trainer.embed_sharded();
+    write_embeddings_sharded(run, comm, trainer.embed_my_block(), data.full.ids);
     if (!comm.is_root()) return 0;
-    write_embeddings(run, emb, data.full.ids);
-    std::printf("embedded %lld users (d = %lld%s) -> %s\n", (long long)emb.size(0), (long long)emb.size(1),
+    std::printf("embedded %lld users (d = %lld%s) -> %s\n", (long long)data.full.num_nodes(), (long long)cfg.model.embedding_dim,
                 comm.distributed() ? (", " + std::to_string(comm.size()) + " ranks").c_str() : "",
                 run.embeddings().c_str());
     return 0;

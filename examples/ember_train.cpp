@@ -102,11 +102,8 @@ int main(int argc, char** argv) {
     if (root)
       std::printf("trained %lld steps in %.1f s; best validation Recall@50 %.4f (epoch %lld)%s\n", (long long)r.steps,
                   r.seconds, r.best_val_recall50, (long long)r.best_epoch + 1, r.stopped_early ? ", stopped early" : "");
-    const Tensor emb = trainer.embed_sharded();
-    if (root) {
-      write_embeddings(run, emb, ids);
-      std::printf("wrote %s and %s\n", run.embeddings().c_str(), run.node_ids().c_str());
-    }
+    write_embeddings_sharded(run, comm, trainer.embed_my_block(), ids);
+    if (root) std::printf("wrote %s and %s\n", run.embeddings().c_str(), run.node_ids().c_str());
     return 0;
   }
   });

@@ -123,13 +123,13 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
     // Sharded (Trainer::embed_sharded): the block and its halo (the sources
     // of its in-edges: at most all users, at most its edge count), their
     // message graph, the block's feature rows and activations, the halo's
-    // projection (received, assembled: twice), and rank 0's gathered [N, d]
-    // (the final embeddings; validation does not gather them).
+    // projection (received, assembled: twice), and on rank 0 one other
+    // rank's block of final embeddings (write_embeddings_sharded streams them).
     const double blk = n / ranks;
     const double local = std::min(n, blk + 2.0 * E_train / ranks);
     infer = 8.0 * (local + 1) + 4.0 * (2.0 * E_train / ranks + local) + 8.0 * local + 8.0 * (blk + 1) +
             8.0 * static_cast<double>(u(train.feature_nnz)) / ranks + 2.0 * 4.0 * blk * widest +
-            3.0 * 4.0 * local * widest + 4.0 * n * static_cast<double>(m.embedding_dim);
+            3.0 * 4.0 * local * widest + 4.0 * blk * static_cast<double>(m.embedding_dim);
   }
   // Validation's exact top-K: the normalised items (with R ranks, each ranks
   // only its block: Trainer::validate_sharded) + score tiles, top-k lists.

@@ -11,6 +11,7 @@
 #include "core/tensor.h"
 #include "engine/config/config.h"
 #include "engine/data/graph.h"
+#include "engine/dist/communicator.h"
 
 namespace ember {
 
@@ -35,6 +36,12 @@ struct RunDir {
 
 // embeddings.npy + node_ids.txt (original id of each row), both atomic.
 void write_embeddings(const RunDir& run, const Tensor& emb, const IdMap& ids);
+// The same for a data-parallel job, collective: every rank passes its block
+// (Trainer::embed_my_block, rows in rank order). Rank 0 streams the blocks
+// into embeddings.npy one rank at a time, so it never holds more than one
+// block besides its own; the file equals write_embeddings of the whole
+// matrix. One process: write_embeddings.
+void write_embeddings_sharded(const RunDir& run, Communicator& comm, const Tensor& my_block, const IdMap& ids);
 // Reads node_ids.txt (one int64 per line); errors name the file and line.
 std::vector<int64_t> read_node_ids(const std::string& path);
 
