@@ -159,6 +159,22 @@ std::string GraphBuildStats::summary() const {
   return os.str();
 }
 
+void check_csr_arrays(const Array<int64_t>& offsets, const Array<int32_t>& indices, int64_t rows, int64_t limit,
+                      const std::string& source, const char* offsets_what, const char* entries_what) {
+  // Offsets first: only then are they used as indices (a row [0, 1000) of a
+  // 4-entry array was once read past its end).
+  EMBER_CHECK(rows >= 0 && offsets.size() == static_cast<size_t>(rows) + 1 && offsets[0] == 0 &&
+                  static_cast<size_t>(offsets.back()) == indices.size() &&
+                  std::is_sorted(offsets.begin(), offsets.end()),
+              source << ": inconsistent " << offsets_what);
+  int64_t bad = 0;
+#pragma omp parallel for reduction(+ : bad) if (rows > (1 << 15))
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t k = offsets[r]; k < offsets[r + 1]; ++k)
+      if (indices[k] < 0 || indices[k] >= limit) ++bad;
+  EMBER_CHECK(bad == 0, source << ": " << bad << " " << entries_what << " out of range");
+}
+
 // ---- builders --------------------------------------------------------------------------------
 namespace {
 

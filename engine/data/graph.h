@@ -97,6 +97,14 @@ struct Graph {
   std::string summary() const;
 };
 
+// O(E) check of CSR arrays read from a file (the graph and split caches),
+// before any offset is used as an index: `offsets` has rows + 1 entries,
+// starts at 0, never decreases and ends at indices.size(); every index is in
+// [0, limit). Throws "<source>: inconsistent <offsets_what>" or
+// "<source>: <k> <entries_what> out of range".
+void check_csr_arrays(const Array<int64_t>& offsets, const Array<int32_t>& indices, int64_t rows, int64_t limit,
+                      const std::string& source, const char* offsets_what, const char* entries_what);
+
 // What the builder removed. `duplicates` counts non-loop input rows that
 // repeat an undirected edge already seen (u v twice, or u v and v u).
 struct GraphBuildStats {

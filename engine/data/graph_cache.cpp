@@ -2,7 +2,6 @@
 
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <limits>
 
@@ -19,33 +18,12 @@ constexpr uint64_t kMaxNodes = std::numeric_limits<int32_t>::max();
 // the bytes; this guards against a writer bug or a hand-made file).
 void check_structure(const Graph& g, const std::string& path) {
   const int64_t n = g.num_nodes();
-  // Offsets first: 0, non-decreasing, ending at the array size; only then are
-  // they used as indices (a row [0, 1000) of a 4-entry array was read past its end).
-  EMBER_CHECK(g.offsets.size() >= 1 && g.offsets[0] == 0 &&
-                  static_cast<size_t>(g.offsets.back()) == g.neighbors.size() &&
-                  std::is_sorted(g.offsets.begin(), g.offsets.end()),
-              path << ": inconsistent CSR offsets");
-  int64_t bad = 0;
-#pragma omp parallel for reduction(+ : bad) if (n > (1 << 15))
-  for (int64_t u = 0; u < n; ++u) {
-    for (int64_t k = g.offsets[u]; k < g.offsets[u + 1]; ++k)
-      if (g.neighbors[k] < 0 || g.neighbors[k] >= n) ++bad;
-  }
-  EMBER_CHECK(bad == 0, path << ": " << bad << " CSR entries out of range");
+  check_csr_arrays(g.offsets, g.neighbors, n, n, path, "CSR offsets", "CSR entries");
   EMBER_CHECK(g.ids.size() == n, path << ": id map size " << g.ids.size() << " for " << n << " nodes");
   if (g.features.num_rows > 0) {
     const SparseFeatures& f = g.features;
-    EMBER_CHECK(f.num_rows == n && f.row_ptr.size() == static_cast<size_t>(n) + 1 && f.row_ptr[0] == 0 &&
-                    static_cast<size_t>(f.row_ptr.back()) == f.col.size() && f.col.size() == f.val.size() &&
-                    std::is_sorted(f.row_ptr.begin(), f.row_ptr.end()),
-                path << ": inconsistent feature CSR");
-    int64_t fbad = 0;
-#pragma omp parallel for reduction(+ : fbad) if (n > (1 << 15))
-    for (int64_t r = 0; r < n; ++r) {
-      for (int64_t k = f.row_ptr[r]; k < f.row_ptr[r + 1]; ++k)
-        if (f.col[k] < 0 || f.col[k] >= f.num_cols) ++fbad;
-    }
-    EMBER_CHECK(fbad == 0, path << ": " << fbad << " feature entries out of range");
+    EMBER_CHECK(f.num_rows == n && f.col.size() == f.val.size(), path << ": inconsistent feature CSR");
+    check_csr_arrays(f.row_ptr, f.col, n, f.num_cols, path, "feature CSR", "feature entries");
   }
   EMBER_CHECK(g.labels.empty() || static_cast<int64_t>(g.labels.size()) == n, path << ": label count mismatch");
 }

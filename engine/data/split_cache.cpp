@@ -1,6 +1,5 @@
 #include "engine/data/split_cache.h"
 
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -57,9 +56,9 @@ Split load_split_cache(const std::string& path, uint64_t key, const Graph& full)
   Split s;
   s.train.offsets = r.get_array<int64_t>("training CSR offsets", static_cast<uint64_t>(n) + 1);
   s.train.neighbors = r.get_array<int32_t>("training CSR neighbours");
-  EMBER_CHECK(s.train.offsets.size() == static_cast<size_t>(n) + 1 && s.train.offsets[0] == 0 &&
-                  static_cast<size_t>(s.train.offsets.back()) == s.train.neighbors.size(),
-              path << ": inconsistent training CSR");
+  // O(E) structure check (the checksum vouches for the bytes; this guards
+  // against a writer bug or a hand-made file).
+  check_csr_arrays(s.train.offsets, s.train.neighbors, n, n, path, "training CSR offsets", "training CSR entries");
   s.val = get_edges(r, "validation", n, path);
   s.test = get_edges(r, "test", n, path);
   s.cold_users = r.get_vector<int32_t>("cold users", static_cast<uint64_t>(n));
@@ -67,17 +66,6 @@ Split load_split_cache(const std::string& path, uint64_t key, const Graph& full)
   s.train.ids = full.ids;
   s.train.features = full.features;  // views of the graph cache: shared, not copied
   s.train.labels = full.labels;
-  // O(E) structure check (the checksum vouches for the bytes; this guards
-  // against a writer bug or a hand-made file). Offsets first: only then are
-  // they used as indices.
-  EMBER_CHECK(std::is_sorted(s.train.offsets.begin(), s.train.offsets.end()),
-              path << ": inconsistent training CSR offsets");
-  int64_t bad = 0;
-#pragma omp parallel for reduction(+ : bad) if (n > (1 << 15))
-  for (int64_t u = 0; u < n; ++u)
-    for (int64_t k = s.train.offsets[u]; k < s.train.offsets[u + 1]; ++k)
-      if (s.train.neighbors[k] < 0 || s.train.neighbors[k] >= n) ++bad;
-  EMBER_CHECK(bad == 0, path << ": " << bad << " training CSR entries out of range");
   return s;
 }
 
