@@ -24,6 +24,17 @@ Graph dense_graph(int64_t n, std::vector<std::pair<int, int>> edges) {
   for (auto& e : edges) { s.push_back(e.first); d.push_back(e.second); }
   return build_graph_dense(n, s, d, quiet());
 }
+// n x d standard normal points, then `edges` random friendships (self-loops
+// and repeats dropped by the builder), all from one mt19937 seeded `seed`.
+void random_points_and_friends(int64_t n, int64_t d, int edges, unsigned seed, std::vector<float>& x, Graph& g) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> N01;
+  x.resize(static_cast<size_t>(n * d));
+  for (auto& v : x) v = N01(rng);
+  std::vector<std::pair<int, int>> e;
+  for (int i = 0; i < edges; ++i) e.emplace_back(rng() % n, rng() % n);
+  g = dense_graph(n, e);
+}
 // Brute-force reference: sort all candidates.
 std::vector<int32_t> brute_topk(const std::vector<float>& x, int64_t n, int64_t d, int32_t q, const Graph* ex, int k) {
   std::vector<float> xn = l2_normalized(x.data(), n, d);
@@ -94,13 +105,9 @@ TEST_CASE("exact_topk: known answer with exclusions", "[data]") {
 
 TEST_CASE("exact_topk equals brute force for any tiling and thread count", "[data]") {
   const int64_t n = 700, d = 16;
-  std::mt19937 rng(7);
-  std::normal_distribution<float> N01;
-  std::vector<float> x(n * d);
-  for (auto& v : x) v = N01(rng);
-  std::vector<std::pair<int, int>> edges;
-  for (int i = 0; i < 2000; ++i) edges.emplace_back(rng() % n, rng() % n);
-  Graph g = dense_graph(n, edges);
+  std::vector<float> x;
+  Graph g;
+  random_points_and_friends(n, d, 2000, 7, x, g);
   std::vector<int32_t> queries;
   for (int32_t q = 0; q < n; q += 3) queries.push_back(q);
   TopKConfig cfg;
@@ -123,15 +130,11 @@ TEST_CASE("exact_topk equals brute force for any tiling and thread count", "[dat
 
 TEST_CASE("exact_topk_block over row blocks, merged, equals exact_topk (ids, scores, ties, exclusions)", "[data]") {
   const int64_t n = 900, d = 12;
-  std::mt19937 rng(11);
-  std::normal_distribution<float> N01;
-  std::vector<float> x(n * d);
-  for (auto& v : x) v = N01(rng);
+  std::vector<float> x;
+  Graph g;
+  random_points_and_friends(n, d, 2500, 11, x, g);
   // Ties across blocks: rows 700..719 repeat rows 100..119.
   for (int64_t i = 0; i < 20; ++i) std::copy(x.begin() + (100 + i) * d, x.begin() + (101 + i) * d, x.begin() + (700 + i) * d);
-  std::vector<std::pair<int, int>> edges;
-  for (int i = 0; i < 2500; ++i) edges.emplace_back(rng() % n, rng() % n);
-  Graph g = dense_graph(n, edges);
   std::vector<int32_t> queries;
   for (int32_t q = 0; q < n; q += 5) queries.push_back(q);
   queries.push_back(105);  // its twin, 705, ties it in another block

@@ -8,6 +8,8 @@
 #include <fstream>
 #include <string>
 
+#include "engine/data/graph.h"
+
 namespace ember_test {
 
 // A fresh directory under the system temp dir, removed at scope exit.
@@ -41,6 +43,19 @@ inline std::string shared_data_dir() {
     return "";
   }
   return d;
+}
+
+// Every array of two graphs equal (a cache round trip): CSR, ids, features, labels.
+inline void require_same_graph(const ember::Graph& a, const ember::Graph& b) {
+  REQUIRE(a.offsets == b.offsets);
+  REQUIRE(a.neighbors == b.neighbors);
+  REQUIRE(a.ids.originals() == b.ids.originals());
+  REQUIRE(a.features.num_rows == b.features.num_rows);
+  REQUIRE(a.features.num_cols == b.features.num_cols);
+  REQUIRE(a.features.row_ptr == b.features.row_ptr);
+  REQUIRE(a.features.col == b.features.col);
+  REQUIRE(a.features.val == b.features.val);
+  REQUIRE(a.labels == b.labels);
 }
 
 }  // namespace ember_test

@@ -113,12 +113,7 @@ TEST_CASE("graph cache: arrays are views of a private file mapping that outlives
   uint64_t key = 0;
   Graph h = load_graph_cache(path, &key);
   REQUIRE(key == 7);
-  REQUIRE(h.offsets == g.offsets);
-  REQUIRE(h.neighbors == g.neighbors);
-  REQUIRE(h.features.row_ptr == g.features.row_ptr);
-  REQUIRE(h.features.col == g.features.col);
-  REQUIRE(h.features.val == g.features.val);
-  REQUIRE(h.labels == g.labels);
+  ember_test::require_same_graph(h, g);
   h.validate();
   // Every array is a view of the file, 64-byte aligned, not a private copy.
   for (const void* p : {static_cast<const void*>(h.offsets.data()), static_cast<const void*>(h.neighbors.data()),
