@@ -120,7 +120,7 @@ MemoryEstimate estimate_training(const TrainConfig& cfg, const GraphSize& train_
   double infer = 8.0 * (n + 1) + 4.0 * (2.0 * E_train + n) + 8.0 * (n + 1) + 8.0 * static_cast<double>(u(train.feature_nnz)) +
                  2.0 * 4.0 * n * widest;
   if (ranks > 1) {
-    // Sharded (Trainer::embed_sharded): the block and its halo (the sources
+    // Sharded (Trainer::embed_my_block): the block and its halo (the sources
     // of its in-edges: at most all users, at most its edge count), their
     // message graph, the block's feature rows and activations, the halo's
     // projection (received, assembled: twice), and on rank 0 one other

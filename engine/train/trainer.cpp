@@ -714,7 +714,7 @@ double Trainer::validate_embeddings(const Tensor& emb) const {
 double Trainer::validate_sharded() const {
   if (comm_->size() == 1) return validate();
   const std::vector<int32_t> users = validation_users();
-  if (users.empty()) return 0.0;  // the same on every rank: val_ is
+  if (users.empty()) return 0.0;  // every rank has the same val_, so all return here together
   const int64_t N = train_.num_nodes(), d = cfg_.model.embedding_dim;
   const int R = comm_->size(), rank = comm_->rank();
   const int64_t begin = embed_block_start(N, rank, R), end = embed_block_start(N, rank + 1, R);
